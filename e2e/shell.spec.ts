@@ -1,0 +1,70 @@
+import { expect, test, type Page } from '@playwright/test';
+
+const PANEL_LABELS = ['vCPU', 'TIS registers', 'FIFO buffer', 'Backend and TPM', 'Timeline', 'Guest console'];
+
+function collectProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`${msg.type()}: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  return problems;
+}
+
+test('the page loads as "TIS Lab" with no console errors', async ({ page }) => {
+  const problems = collectProblems(page);
+  await page.goto('/');
+  await expect(page).toHaveTitle('TIS Lab');
+  await expect(page.getByRole('heading', { level: 1, name: 'TIS Lab' })).toBeVisible();
+  await expect(page.getByRole('banner')).toBeVisible();
+  await expect(page.getByRole('main')).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
+test('the control bar and every panel are labelled regions', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByRole('region', { name: 'Controls' })).toBeVisible();
+  for (const label of PANEL_LABELS) {
+    const region = page.getByRole('region', { name: label, exact: true });
+    await expect(region, `region "${label}"`).toBeVisible();
+    await expect(region.getByRole('heading', { name: label, exact: true })).toBeVisible();
+  }
+  await expect(page.getByRole('region', { name: 'Controls' }).getByLabel('Virtual time')).toHaveText(
+    't = [    0.000000]',
+  );
+});
+
+test.describe('theme', () => {
+  test('follows the system until the user chooses', async ({ page }) => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto('/');
+    await expect(page.locator('html')).toHaveClass(/\bdark\b/);
+    await expect(page.getByRole('radio', { name: 'System' })).toHaveAttribute('aria-checked', 'true');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await expect(page.locator('html')).not.toHaveClass(/\bdark\b/);
+  });
+
+  test('the toggle switches the theme and the choice survives a reload', async ({ page }) => {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.goto('/');
+    await expect(page.locator('html')).not.toHaveClass(/\bdark\b/);
+    const lightBackground = await page.locator('body > #root > div').evaluate((el) => getComputedStyle(el).backgroundColor);
+
+    await page.getByRole('radio', { name: 'Dark' }).click();
+    await expect(page.locator('html')).toHaveClass(/\bdark\b/);
+    await expect(page.getByRole('radio', { name: 'Dark' })).toHaveAttribute('aria-checked', 'true');
+    const darkBackground = await page.locator('body > #root > div').evaluate((el) => getComputedStyle(el).backgroundColor);
+    expect(darkBackground).not.toBe(lightBackground);
+
+    await page.reload();
+    await expect(page.locator('html')).toHaveClass(/\bdark\b/);
+    await expect(page.getByRole('radio', { name: 'Dark' })).toHaveAttribute('aria-checked', 'true');
+
+    await page.getByRole('radio', { name: 'Light' }).click();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.reload();
+    // An explicit choice beats the system setting.
+    await expect(page.locator('html')).not.toHaveClass(/\bdark\b/);
+    await expect(page.getByRole('radio', { name: 'Light' })).toHaveAttribute('aria-checked', 'true');
+  });
+});

@@ -1,0 +1,98 @@
+// The `tislab` command line over the same core the browser runs. Later issues add tpm-server, replay,
+// run and sweep as entries in COMMANDS.
+import { parseArgs } from 'node:util';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io';
+import { readVersion } from './version';
+
+interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  run(args: string[], io: CliIo): Promise<number> | number;
+}
+
+export const USAGE_LINE = 'usage: tislab <command> [options]   (tislab --help lists the commands)';
+
+function noOptions(command: string, args: string[]): void {
+  try {
+    parseArgs({ args, options: {}, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new UsageError(`tislab ${command}: ${(e as Error).message}`);
+  }
+}
+
+const COMMANDS: Command[] = [
+  {
+    name: 'version',
+    summary: 'print the TIS Lab version',
+    usage: 'tislab version',
+    run(args, io) {
+      noOptions('version', args);
+      const v = readVersion();
+      io.out(`${v.name} ${v.version}`);
+      return EXIT_OK;
+    },
+  },
+  {
+    name: 'help',
+    summary: 'show this help',
+    usage: 'tislab help',
+    run(args, io) {
+      noOptions('help', args);
+      printHelp(io);
+      return EXIT_OK;
+    },
+  },
+];
+
+function printHelp(io: CliIo): void {
+  io.out('TIS Lab: a virtual TPM behind QEMU’s TIS interface, from the command line.');
+  io.out('');
+  io.out('usage: tislab <command> [options]');
+  io.out('');
+  io.out('commands:');
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  for (const c of COMMANDS) io.out(`  ${c.name.padEnd(width)}  ${c.summary}`);
+  io.out('');
+  io.out('options:');
+  io.out('  -h, --help     show this help');
+  io.out('  -V, --version  print the version');
+  io.out('');
+  io.out('exit status: 0 success, 1 the command failed, 2 the command line was wrong.');
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') {
+    if (first === undefined) {
+      io.err(USAGE_LINE);
+      return EXIT_USAGE;
+    }
+    printHelp(io);
+    return EXIT_OK;
+  }
+  if (first === '--version' || first === '-V') return COMMANDS[0]!.run(rest, io);
+  if (first.startsWith('-')) {
+    io.err(`tislab: unknown option '${first}'`);
+    io.err(USAGE_LINE);
+    return EXIT_USAGE;
+  }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) {
+    io.err(`tislab: unknown command '${first}'`);
+    io.err(USAGE_LINE);
+    return EXIT_USAGE;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(e.message);
+      io.err(`usage: ${command.usage}`);
+      return EXIT_USAGE;
+    }
+    // A failure is reported as a sentence, not a stack trace.
+    io.err(`tislab ${command.name}: ${e instanceof Error ? e.message : String(e)}`);
+    return EXIT_FAILURE;
+  }
+}

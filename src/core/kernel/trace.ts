@@ -1,0 +1,126 @@
+// The trace: an append-only record of what happened, in virtual time. Views read a bounded window of recent
+// events; the hash covers the whole stream, so two runs can be compared for determinism with one string.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { isSafeNonNegInt, show } from './checks';
+import { cloneJson, stableStringify } from './json';
+import type { JsonValue } from './json';
+
+export interface TraceEvent {
+  readonly t: number;
+  readonly seq: number;
+  readonly source: string;
+  readonly kind: string;
+  readonly data: JsonValue;
+}
+
+export interface TraceLogOptions {
+  /** How many recent events window() keeps (default 10,000). */
+  windowSize?: number;
+}
+
+export type TraceListener = (event: TraceEvent) => void;
+
+export class TraceLog {
+  private readonly windowSize: number;
+  /** Ring buffer: event seq lives at index seq % windowSize. Grows to windowSize, then overwrites. */
+  private readonly ring: TraceEvent[] = [];
+  private count = 0;
+  private lastT = 0;
+  private readonly hasher = sha256.create();
+  private readonly listeners = new Set<TraceListener>();
+
+  constructor({ windowSize = 10_000 }: TraceLogOptions = {}) {
+    if (!isSafeNonNegInt(windowSize) || windowSize < 1) {
+      throw new RangeError(`TraceLog: windowSize must be a positive integer, got ${show(windowSize)}`);
+    }
+    this.windowSize = windowSize;
+  }
+
+  get totalCount(): number {
+    return this.count;
+  }
+
+  /**
+   * Appends an event at virtual time t (ns, never before the previous event) and returns it. The data is
+   * copied, so later changes by the caller cannot make the window disagree with the hash.
+   */
+  append(t: number, source: string, kind: string, data: JsonValue = null): TraceEvent {
+    if (!isSafeNonNegInt(t) || t < this.lastT) {
+      throw new RangeError(`TraceLog.append: t must be a safe integer >= the previous t (${this.lastT} ns), got ${show(t)}`);
+    }
+    if (typeof source !== 'string' || typeof kind !== 'string') {
+      throw new TypeError(`TraceLog.append: source and kind must be strings, got ${show(source)}, ${show(kind)}`);
+    }
+    // Everything that can throw (invalid data) happens before any state changes.
+    const event: TraceEvent = { t, seq: this.count, source, kind, data: cloneJson(data) };
+    const line = TraceLog.toJsonLine(event);
+    this.hasher.update(utf8ToBytes(`${line}\n`));
+    if (this.ring.length < this.windowSize) this.ring.push(event);
+    else this.ring[this.count % this.windowSize] = event;
+    this.count++;
+    this.lastT = t;
+    this.notify(event);
+    return event;
+  }
+
+  /** The last windowSize events (fewer at first), oldest first. */
+  window(): readonly TraceEvent[] {
+    return this.since(0);
+  }
+
+  /** The events still in the window whose seq is >= the given one, oldest first. */
+  since(seq: number): readonly TraceEvent[] {
+    const first = Math.max(this.count - this.ring.length, Number.isFinite(seq) ? Math.ceil(seq) : 0);
+    const out: TraceEvent[] = [];
+    for (let s = first; s < this.count; s++) out.push(this.ring[s % this.windowSize] as TraceEvent);
+    return out;
+  }
+
+  /** The canonical one-line form of an event, used for export and for the hash. */
+  static toJsonLine(e: TraceEvent): string {
+    return stableStringify({ t: e.t, seq: e.seq, source: e.source, kind: e.kind, data: e.data });
+  }
+
+  /** The window as JSON Lines, each line ending in '\n'. */
+  toJsonl(): string {
+    return this.window()
+      .map((e) => `${TraceLog.toJsonLine(e)}\n`)
+      .join('');
+  }
+
+  /**
+   * Hex SHA-256 over every event's JSON line plus '\n' since creation, i.e. over the full JSONL stream. It is
+   * maintained incrementally, so it does not depend on windowSize; digesting a clone keeps the running hash open.
+   */
+  traceHash(): string {
+    return bytesToHex(this.hasher.clone().digest());
+  }
+
+  /** Calls listener after each append; returns the unsubscribe function. */
+  subscribe(listener: TraceListener): () => void {
+    // A wrapper per subscription, so subscribing the same function twice gives two independent subscriptions.
+    const entry: TraceListener = (e) => listener(e);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  /**
+   * Every listener sees every event even if an earlier one throws; the first error is rethrown afterwards.
+   * The append itself has already happened, so the log stays consistent either way.
+   */
+  private notify(event: TraceEvent): void {
+    if (this.listeners.size === 0) return;
+    let failure: { error: unknown } | undefined;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+  }
+}

@@ -1,0 +1,86 @@
+// TPM2_Startup and TPM2_Shutdown (TPM 2.0 Part 3 §9.3, §9.4): TPM Reset, TPM Restart and TPM Resume.
+import { defineCommand, param } from '../command';
+import { CC, SU } from '../constants';
+import type { TpmReader } from '../marshal';
+import { freshPcrs, type TpmContext } from '../context';
+import { RC, rcParam, TpmError } from '../rc';
+import { PCR_BANKS, PRIMARY_SEED_SIZE } from '../state';
+
+/** PCRs 0–15 keep their values across Shutdown(STATE)/Startup(STATE) (PC Client stateSave attribute). */
+const STATE_SAVED_PCRS = 16;
+
+function readSu(n: number, r: TpmReader): number {
+  return param(n, () => {
+    const v = r.u16();
+    if (v !== SU.CLEAR && v !== SU.STATE) throw new TpmError(RC.VALUE, `TPM_SU ${v}`);
+    return v;
+  });
+}
+
+function startup(ctx: TpmContext, type: number): void {
+  const saved = ctx.saved;
+  if (type === SU.STATE && (!saved || ctx.perm.orderlyShutdown !== SU.STATE)) {
+    // Startup(STATE) needs a preceding Shutdown(STATE).
+    throw new TpmError(rcParam(RC.VALUE, 1), 'no saved state to resume');
+  }
+  const vol = ctx.vol;
+  // Transient objects and sequences never survive a Startup.
+  vol.objects = [];
+  vol.sequences = [];
+  vol.pcrs = freshPcrs();
+  if (type === SU.STATE && saved) {
+    // TPM Resume: state-saved PCRs come back, the rest start fresh.
+    for (const bank of PCR_BANKS) {
+      for (let i = 0; i < STATE_SAVED_PCRS; i++) vol.pcrs[bank][i] = saved.pcrs[bank][i]!.slice();
+    }
+    vol.restartCount = saved.restartCount + 1;
+    vol.pcrUpdateCounter = saved.pcrUpdateCounter;
+  } else if (saved && ctx.perm.orderlyShutdown === SU.STATE) {
+    // TPM Restart: Startup(CLEAR) after Shutdown(STATE).
+    vol.restartCount = saved.restartCount + 1;
+    vol.pcrUpdateCounter = 0;
+  } else {
+    // TPM Reset.
+    ctx.perm.resetCount += 1;
+    vol.restartCount = 0;
+    vol.pcrUpdateCounter = 0;
+    vol.nullSeed = ctx.random(PRIMARY_SEED_SIZE);
+    vol.nullProof = ctx.random(PRIMARY_SEED_SIZE);
+  }
+  ctx.saved = null;
+  ctx.perm.orderlyShutdown = -1;
+  ctx.started = true;
+  ctx.startedAtNs = ctx.nowNs;
+}
+
+export const Startup = defineCommand({
+  code: CC.Startup,
+  name: 'Startup',
+  handles: [],
+  duration: 'medium',
+  parse: (r) => readSu(1, r),
+  run: (ctx, _call, type) => startup(ctx, type),
+});
+
+export const Shutdown = defineCommand({
+  code: CC.Shutdown,
+  name: 'Shutdown',
+  handles: [],
+  duration: 'short',
+  parse: (r) => readSu(1, r),
+  run(ctx, _call, type) {
+    ctx.perm.orderlyShutdown = type;
+    ctx.perm.clockMs = ctx.clockMs();
+    ctx.saved =
+      type === SU.STATE
+        ? {
+            pcrs: Object.fromEntries(
+              PCR_BANKS.map((b) => [b, ctx.vol.pcrs[b].map((p) => p.slice())]),
+            ) as TpmContext['vol']['pcrs'],
+            restartCount: ctx.vol.restartCount,
+            pcrUpdateCounter: ctx.vol.pcrUpdateCounter,
+            clockMs: ctx.clockMs(),
+          }
+        : null;
+  },
+});
