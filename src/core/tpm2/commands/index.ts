@@ -1,6 +1,7 @@
 // The command table: every implemented command, in TPM_CC order. A command code not listed here gets
 // TPM_RC_COMMAND_CODE, as an unimplemented command does on libtpms. Each group file exports its list.
 import type { CommandSpec } from '../command';
+import { GetCapability, registerCommandTable } from './capability';
 import { ReadClock } from './clock';
 import { HASH_COMMANDS } from './hashing';
 import { NV_COMMANDS } from './nv';
@@ -19,8 +20,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   GetRandom,
   GetTestResult,
   ReadClock,
+  GetCapability,
   ...PCR_COMMANDS,
   ...HASH_COMMANDS,
   ...NV_COMMANDS,
   ...OBJECT_COMMANDS,
 ].sort((a, b) => a.code - b.code);
+
+registerCommandTable(COMMANDS);
