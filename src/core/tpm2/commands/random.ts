@@ -28,7 +28,8 @@ export const StirRandom = defineCommand({
   duration: 'short',
   parse: (r) => param(1, () => r.tpm2b(MAX_SENSITIVE_DATA)),
   run(ctx, _call, inData) {
-    // Mixed in as additional input to a reseed: deterministic for the same bytes.
-    ctx.drbg.reseed(new Uint8Array(0), inData);
+    // As libtpms' DRBG_AdditionalData: the bytes are mixed into the DRBG state as additional input,
+    // with no new entropy, so the stream stays a function of the seed and the commands sent.
+    if (inData.length > 0) ctx.drbg.generate(0, inData);
   },
 });
