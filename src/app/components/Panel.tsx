@@ -20,7 +20,7 @@ export function Panel({ title, role, className = '', children }: PanelProps) {
         className
       }
     >
-      <h2 id={headingId} className="text-sm font-semibold tracking-wide text-slate-900 uppercase dark:text-slate-100">
+      <h2 id={headingId} className="text-base font-semibold text-slate-900 dark:text-slate-100">
         {title}
       </h2>
       <p className="mt-1 text-sm text-slate-600 dark:text-slate-400">{role}</p>
