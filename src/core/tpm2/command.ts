@@ -49,6 +49,11 @@ export interface CommandSpec<P = unknown> {
    * Wrap each read in param(n, ...) so errors carry the parameter number.
    */
   parse(params: TpmReader): P;
+  /**
+   * The command writes the NV index it is authorized for (libtpms' IS_WRITE): a password for the index
+   * itself then needs TPMA_NV_AUTHWRITE, otherwise (a read) TPMA_NV_AUTHREAD (see authValueAvailable).
+   */
+  nvWrite?: boolean;
   /** Executes with parsed parameters and writes the response parameters to call.out. */
   run(ctx: TpmContext, call: CommandCall, params: P): void;
 }

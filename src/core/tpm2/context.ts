@@ -74,6 +74,7 @@ export class TpmContext {
       lockoutAuth: new Uint8Array(0),
       platformAuth: new Uint8Array(0),
       nvIndices: [],
+      nvMaxCounter: '0',
       resetCount: 0,
       clockMs: 0,
       orderlyShutdown: -1,

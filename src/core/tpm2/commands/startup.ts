@@ -2,6 +2,7 @@
 import { defineCommand, param } from '../command';
 import { CC, SU } from '../constants';
 import type { TpmReader } from '../marshal';
+import { nvStartup } from './nv';
 import { freshPcrs, type TpmContext } from '../context';
 import { RC, rcParam, TpmError } from '../rc';
 import { PCR_BANKS, PRIMARY_SEED_SIZE } from '../state';
@@ -24,6 +25,7 @@ function startup(ctx: TpmContext, type: number): void {
     throw new TpmError(rcParam(RC.VALUE, 1), 'no saved state to resume');
   }
   const vol = ctx.vol;
+  const orderlyBefore = ctx.perm.orderlyShutdown !== -1;
   // Transient objects and sequences never survive a Startup.
   vol.objects = [];
   vol.sequences = [];
@@ -35,10 +37,12 @@ function startup(ctx: TpmContext, type: number): void {
     }
     vol.restartCount = saved.restartCount + 1;
     vol.pcrUpdateCounter = saved.pcrUpdateCounter;
+    nvStartup(ctx, 'resume', orderlyBefore);
   } else if (saved && ctx.perm.orderlyShutdown === SU.STATE) {
     // TPM Restart: Startup(CLEAR) after Shutdown(STATE).
     vol.restartCount = saved.restartCount + 1;
     vol.pcrUpdateCounter = 0;
+    nvStartup(ctx, 'restart', orderlyBefore);
   } else {
     // TPM Reset.
     ctx.perm.resetCount += 1;
@@ -46,6 +50,7 @@ function startup(ctx: TpmContext, type: number): void {
     vol.pcrUpdateCounter = 0;
     vol.nullSeed = ctx.random(PRIMARY_SEED_SIZE);
     vol.nullProof = ctx.random(PRIMARY_SEED_SIZE);
+    nvStartup(ctx, 'reset', orderlyBefore);
   }
   ctx.saved = null;
   ctx.perm.orderlyShutdown = -1;
