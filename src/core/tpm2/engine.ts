@@ -12,7 +12,7 @@ import type { CommandCall, CommandSpec } from './command';
 import { MAX_COMMAND_SIZE, ST, TPM_HEADER_SIZE } from './constants';
 import { TpmContext, type TpmConfig } from './context';
 import { commandDurationNs } from './cost';
-import { authValueOf, validateHandle } from './handles';
+import { authValueAvailable, authValueOf, isDaExempt, validateHandle } from './handles';
 import { TpmReader, TpmWriter } from './marshal';
 import { RC, rcSession, TpmError } from './rc';
 import { COMMANDS } from './commands';
@@ -94,7 +94,8 @@ export class Tpm2Engine {
     // libtpms answers TPM_RC_BAD_TAG in its unmarshal code, but swtpm 0.7.1/libtpms 0.9.2 on the wire
     // answers TPM_RC_VALUE (0x084) for any tag other than NO_SESSIONS/SESSIONS (checked with
     // scripts/swtpm-compare): we match the wire.
-    if (tag !== ST.NO_SESSIONS && tag !== ST.SESSIONS) throw new TpmError(RC.VALUE, `bad tag 0x${tag.toString(16)}`);
+    if (tag !== ST.NO_SESSIONS && tag !== ST.SESSIONS)
+      throw new TpmError(RC.VALUE, `bad tag 0x${tag.toString(16)}`);
     const size = r.u32();
     if (size !== requestSize || size > MAX_COMMAND_SIZE) {
       throw new TpmError(RC.COMMAND_SIZE, `commandSize ${size} but ${requestSize} bytes received`);
@@ -122,7 +123,8 @@ export class Tpm2Engine {
     const authCount = spec.handles.filter((h) => h.auth).length;
     if (tag === ST.SESSIONS) {
       const authSize = r.u32();
-      if (authSize < 9 || authSize > r.remaining) throw new TpmError(RC.SIZE, `authorization size ${authSize}`);
+      if (authSize < 9 || authSize > r.remaining)
+        throw new TpmError(RC.SIZE, `authorization size ${authSize}`);
       sessions = parseSessions(r, authSize);
       checkSessionsLoaded(sessions);
       if (sessions.length < authCount) throw new TpmError(RC.AUTH_MISSING, 'not enough sessions');
@@ -143,15 +145,24 @@ export class Tpm2Engine {
     spec.handles.forEach((h, i) => {
       if (!h.auth) return;
       const session = sessions[s]!;
+      if (!authValueAvailable(this.ctx, handles[i]!, spec.nvWrite === true)) {
+        throw new TpmError(RC.AUTH_UNAVAILABLE, `handle ${i + 1}'s authValue cannot authorize ${spec.name}`);
+      }
       if (!authMatches(session.hmac, authValueOf(this.ctx, handles[i]!))) {
-        throw new TpmError(rcSession(RC.AUTH_FAIL, s + 1), `wrong password for handle ${i + 1}`);
+        const rc = isDaExempt(this.ctx, handles[i]!) ? RC.BAD_AUTH : RC.AUTH_FAIL;
+        throw new TpmError(rcSession(rc, s + 1), `wrong password for handle ${i + 1}`);
       }
       s++;
     });
   }
 }
 
-function buildResponse(tag: number, spec: CommandSpec, call: CommandCall, sessions: CommandSession[]): Uint8Array {
+function buildResponse(
+  tag: number,
+  spec: CommandSpec,
+  call: CommandCall,
+  sessions: CommandSession[],
+): Uint8Array {
   const w = new TpmWriter(TPM_HEADER_SIZE + call.out.length + 32);
   w.u16(tag);
   const fillSize = w.sizeField(4);

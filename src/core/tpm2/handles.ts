@@ -1,10 +1,11 @@
 // Validation of the command handle area: ParseHandleBuffer (type checks, TPM_RC_VALUE + RC_H) then
 // EntityGetLoadStatus (existence: TPM_RC_HANDLE for NV, TPM_RC_REFERENCE_Hn for transient objects).
 import type { HandleSpec } from './command';
-import { HT, RH } from './constants';
+import { HT, RH, TRANSIENT_FIRST } from './constants';
 import type { TpmContext } from './context';
+import { hasAttr, NT, nvType, TPMA_NV } from './nv-public';
 import { RC, rcHandle, TpmError } from './rc';
-import { PCR_COUNT } from './state';
+import { MAX_LOADED_OBJECTS, PCR_COUNT } from './state';
 
 function fail(rc: number, n: number, why: string): never {
   throw new TpmError(rcHandle(rc, n), why);
@@ -25,7 +26,12 @@ export function validateHandle(ctx: TpmContext, spec: HandleSpec, handle: number
       if (handle !== RH.OWNER && handle !== RH.PLATFORM) fail(RC.VALUE, n, `${hex} is not owner or platform`);
       return;
     case 'hierarchyAuth':
-      if (handle !== RH.OWNER && handle !== RH.ENDORSEMENT && handle !== RH.PLATFORM && handle !== RH.LOCKOUT) {
+      if (
+        handle !== RH.OWNER &&
+        handle !== RH.ENDORSEMENT &&
+        handle !== RH.PLATFORM &&
+        handle !== RH.LOCKOUT
+      ) {
         fail(RC.VALUE, n, `${hex} is not a hierarchy`);
       }
       return;
@@ -50,11 +56,19 @@ export function validateHandle(ctx: TpmContext, spec: HandleSpec, handle: number
       }
       return;
     case 'sequence':
-      if (handle >>> 24 !== HT.TRANSIENT) fail(RC.VALUE, n, `${hex} is not a transient handle`);
+      // TPMI_DH_OBJECT: a transient slot (TRANSIENT_FIRST .. + MAX_LOADED_OBJECTS - 1) or a persistent
+      // handle. A loaded object that is not a sequence gets TPM_RC_MODE from the command itself, numbered
+      // differently per command (observed from swtpm 0.7.1: 0x1c9, 0x189, 0x289).
+      if (handle >>> 24 === HT.PERSISTENT) {
+        if (!ctx.findObject(handle)) fail(RC.HANDLE, n, `persistent object ${hex} does not exist`);
+        return;
+      }
+      if (handle >>> 24 !== HT.TRANSIENT || handle - TRANSIENT_FIRST >= MAX_LOADED_OBJECTS) {
+        fail(RC.VALUE, n, `${hex} is not an object handle`);
+      }
       if (!ctx.findObject(handle) && !ctx.findSequence(handle)) {
         throw new TpmError(RC.REFERENCE_H0 + (n - 1), `sequence ${hex} is not loaded`);
       }
-      if (!ctx.findSequence(handle)) fail(RC.TYPE, n, `${hex} is not a sequence object`);
       return;
     case 'context':
       return;
@@ -71,4 +85,58 @@ export function authValueOf(ctx: TpmContext, handle: number): Uint8Array {
   }
   // PCRs: no per-PCR auth is set in this engine (PCR_SetAuthValue is not implemented), so EmptyAuth.
   return new Uint8Array(0);
+}
+
+/** TPMA_OBJECT noDA (bit 10) and TPMA_NV_NO_DA (bit 25). */
+const TPMA_OBJECT_NO_DA = 0x400;
+const TPMA_NV_NO_DA = 0x02000000;
+
+/**
+ * IsDAExempted: a wrong password for a DA-exempt entity is TPM_RC_BAD_AUTH, for a DA-protected one
+ * TPM_RC_AUTH_FAIL. Observed from swtpm 0.7.1: owner, PCRs and hash sequences answer 0x9a2, lockout and
+ * a key without noDA 0x98e.
+ */
+export function isDaExempt(ctx: TpmContext, handle: number): boolean {
+  switch (handle >>> 24) {
+    case HT.PCR:
+      return true;
+    case HT.PERMANENT:
+      return handle !== RH.LOCKOUT;
+    case HT.NV_INDEX:
+      return ((ctx.findNv(handle)?.attributes ?? 0) & TPMA_NV_NO_DA) !== 0;
+    case HT.TRANSIENT:
+    case HT.PERSISTENT: {
+      if (ctx.findSequence(handle)) return true;
+      const pub = ctx.findObject(handle)?.publicArea;
+      // TPMT_PUBLIC: type (2), nameAlg (2), objectAttributes (4).
+      if (!pub || pub.length < 8) return false;
+      const attributes = ((pub[4]! << 24) | (pub[5]! << 16) | (pub[6]! << 8) | pub[7]!) >>> 0;
+      return (attributes & TPMA_OBJECT_NO_DA) !== 0;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * IsAuthValueAvailable for a password session: whether the entity's authValue may authorize this command
+ * (else TPM_RC_AUTH_UNAVAILABLE, observed from swtpm 0.7.1 as a bare 0x12f). An NV index lends its
+ * authValue to a write only with TPMA_NV_AUTHWRITE and to anything else only with TPMA_NV_AUTHREAD; a PIN
+ * index only once written and while pinCount < pinLimit.
+ */
+export function authValueAvailable(ctx: TpmContext, handle: number, nvWrite: boolean): boolean {
+  if (handle >>> 24 !== HT.NV_INDEX) return true;
+  const index = ctx.findNv(handle);
+  if (!index) return true;
+  const a = index.attributes;
+  if (nvWrite) return hasAttr(a, TPMA_NV.AUTHWRITE);
+  const type = nvType(a);
+  if (type === NT.PIN_FAIL || type === NT.PIN_PASS) {
+    if (!hasAttr(a, TPMA_NV.WRITTEN)) return false;
+    const d = index.data;
+    const pinCount = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+    const pinLimit = ((d[4]! << 24) | (d[5]! << 16) | (d[6]! << 8) | d[7]!) >>> 0;
+    return pinCount < pinLimit;
+  }
+  return hasAttr(a, TPMA_NV.AUTHREAD);
 }

@@ -36,6 +36,11 @@ export interface PermanentState {
   lockoutAuth: Uint8Array;
   platformAuth: Uint8Array;
   nvIndices: NvIndex[];
+  /**
+   * The highest value a deleted NV counter had, as a decimal string (a UINT64): a counter index starts
+   * from it at its first NV_Increment (libtpms' s_maxCounter, kept in NV's end-of-list marker).
+   */
+  nvMaxCounter: string;
   /** TPMS_CLOCK_INFO.resetCount: incremented on each TPM Reset (Startup(CLEAR) after Shutdown(CLEAR) or none). */
   resetCount: number;
   /** Clock (ms) as last made persistent; advances with virtual time while powered. */
@@ -65,6 +70,11 @@ export interface HashSequence {
   authValue: Uint8Array;
   /** All data seen so far. The engine rehashes on completion, which keeps the state plain data. */
   data: Uint8Array;
+  /**
+   * Hash sequences only: whether the first block (of SequenceUpdate or SequenceComplete) was safe for a
+   * hashcheck ticket (libtpms' firstBlock/ticketSafe attributes); undefined until that block arrives.
+   */
+  ticketSafe?: boolean;
 }
 
 export interface VolatileState {
