@@ -54,6 +54,11 @@ export interface CommandSpec<P = unknown> {
    * itself then needs TPMA_NV_AUTHWRITE, otherwise (a read) TPMA_NV_AUTHREAD (see authValueAvailable).
    */
   nvWrite?: boolean;
+  /**
+   * The command takes no authorization area at all (libtpms: ContextSave, ContextLoad, FlushContext):
+   * TPM_ST_SESSIONS with a well-sized area is TPM_RC_AUTH_CONTEXT (observed from swtpm 0.7.1).
+   */
+  noSessions?: boolean;
   /** Executes with parsed parameters and writes the response parameters to call.out. */
   run(ctx: TpmContext, call: CommandCall, params: P): void;
 }

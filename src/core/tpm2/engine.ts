@@ -14,7 +14,7 @@ import { TpmContext, type TpmConfig } from './context';
 import { commandDurationNs } from './cost';
 import { authValueAvailable, authValueOf, isDaExempt, validateHandle } from './handles';
 import { TpmReader, TpmWriter } from './marshal';
-import { RC, rcSession, TpmError } from './rc';
+import { attribute, RC, rcHandle, rcSession, TpmError } from './rc';
 import { COMMANDS } from './commands';
 
 export interface ExecuteOptions {
@@ -114,7 +114,13 @@ export class Tpm2Engine {
     const ctx = this.ctx;
     // Handle area.
     spec.handles.forEach((h, i) => {
-      const handle = r.u32();
+      // A short handle area is TPM_RC_INSUFFICIENT + RC_Hn (0x19a for ReadPublic, observed from swtpm 0.7.1).
+      let handle = 0;
+      try {
+        handle = r.u32();
+      } catch (e) {
+        attribute(e, (rc) => rcHandle(rc, i + 1));
+      }
       call.handles.push(handle);
       validateHandle(ctx, h, handle, i + 1);
     });
@@ -125,6 +131,7 @@ export class Tpm2Engine {
       const authSize = r.u32();
       if (authSize < 9 || authSize > r.remaining)
         throw new TpmError(RC.SIZE, `authorization size ${authSize}`);
+      if (spec.noSessions) throw new TpmError(RC.AUTH_CONTEXT, `${spec.name} takes no sessions`);
       sessions = parseSessions(r, authSize);
       checkSessionsLoaded(sessions);
       if (sessions.length < authCount) throw new TpmError(RC.AUTH_MISSING, 'not enough sessions');
