@@ -24,7 +24,8 @@ function holdModel(pendingSize: number, totalEvents: number): number {
   const start = performance.now();
   const dispatched = scheduler.runUntilIdle(totalEvents + 1);
   const seconds = (performance.now() - start) / 1000;
-  if (dispatched !== totalEvents) throw new Error(`hold model dispatched ${dispatched}, expected ${totalEvents}`);
+  if (dispatched !== totalEvents)
+    throw new Error(`hold model dispatched ${dispatched}, expected ${totalEvents}`);
   return dispatched / seconds;
 }
 

@@ -15,7 +15,9 @@ export class VirtualClock {
 
   constructor(nowNs = 0) {
     if (!isSafeNonNegInt(nowNs)) {
-      throw new RangeError(`VirtualClock: start time must be a non-negative safe integer of ns, got ${show(nowNs)}`);
+      throw new RangeError(
+        `VirtualClock: start time must be a non-negative safe integer of ns, got ${show(nowNs)}`,
+      );
     }
     this.now = nowNs;
   }
@@ -68,7 +70,9 @@ export class VirtualClock {
  * Integer arithmetic only, truncating like printk does, so large times never pick up float rounding.
  */
 export function formatNs(ns: number): string {
-  if (!isSafeNonNegInt(ns)) throw new RangeError(`formatNs: expected a non-negative safe integer, got ${show(ns)}`);
+  if (!isSafeNonNegInt(ns)) {
+    throw new RangeError(`formatNs: expected a non-negative safe integer, got ${show(ns)}`);
+  }
   const subSecond = ns % NS_PER_S; // exact: % on integral doubles is exact
   const seconds = (ns - subSecond) / NS_PER_S; // exact: the dividend is a multiple of the divisor
   const micros = (subSecond - (subSecond % NS_PER_US)) / NS_PER_US;

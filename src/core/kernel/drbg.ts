@@ -55,13 +55,27 @@ export class HmacDrbg implements Drbg {
    */
   static fromSeed(seed: string | number | Uint8Array, personalization?: string): HmacDrbg {
     let encoded: Uint8Array;
-    if (typeof seed === 'string') encoded = concat(utf8ToBytes('s:'), utf8ToBytes(seed));
-    else if (typeof seed === 'number' && Number.isSafeInteger(seed)) encoded = utf8ToBytes(`n:${seed}`);
-    else if (seed instanceof Uint8Array) encoded = concat(utf8ToBytes('b:'), seed);
-    else throw new TypeError(`HmacDrbg.fromSeed: seed must be a string, a safe integer or bytes, got ${show(seed)}`);
+    if (typeof seed === 'string') {
+      encoded = concat(utf8ToBytes('s:'), utf8ToBytes(seed));
+    } else if (typeof seed === 'number' && Number.isSafeInteger(seed)) {
+      encoded = utf8ToBytes(`n:${seed}`);
+    } else if (seed instanceof Uint8Array) {
+      encoded = concat(utf8ToBytes('b:'), seed);
+    } else {
+      throw new TypeError(
+        `HmacDrbg.fromSeed: seed must be a string, a safe integer or bytes, got ${show(seed)}`,
+      );
+    }
     const entropy = sha256(concat(utf8ToBytes('tislab/hmac-drbg/entropy\0'), encoded));
-    const nonce = sha256(concat(utf8ToBytes('tislab/hmac-drbg/nonce\0'), encoded)).subarray(0, MIN_NONCE_BYTES);
-    return HmacDrbg.instantiate(entropy, nonce, personalization === undefined ? EMPTY : utf8ToBytes(personalization));
+    const nonce = sha256(concat(utf8ToBytes('tislab/hmac-drbg/nonce\0'), encoded)).subarray(
+      0,
+      MIN_NONCE_BYTES,
+    );
+    return HmacDrbg.instantiate(
+      entropy,
+      nonce,
+      personalization === undefined ? EMPTY : utf8ToBytes(personalization),
+    );
   }
 
   static restore(state: unknown): HmacDrbg {
@@ -95,7 +109,9 @@ export class HmacDrbg implements Drbg {
     }
     checkBytes('additionalInput', additionalInput, 0);
     if (this.reseedCounter > DRBG_RESEED_INTERVAL) {
-      throw new Error('HmacDrbg.generate: reseed required (2^48 requests since the last (re)seed); call reseed()');
+      throw new Error(
+        'HmacDrbg.generate: reseed required (2^48 requests since the last (re)seed); call reseed()',
+      );
     }
     if (additionalInput.length > 0) this.update(additionalInput);
     const out = new Uint8Array(nBytes);
@@ -129,9 +145,13 @@ export class HmacDrbg implements Drbg {
 }
 
 function checkBytes(name: string, bytes: unknown, minLength: number): void {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`HmacDrbg: ${name} must be a Uint8Array, got ${show(bytes)}`);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(`HmacDrbg: ${name} must be a Uint8Array, got ${show(bytes)}`);
+  }
   if (bytes.length < minLength) {
-    throw new RangeError(`HmacDrbg: ${name} must be at least ${minLength} bytes (256-bit security strength), got ${bytes.length}`);
+    throw new RangeError(
+      `HmacDrbg: ${name} must be at least ${minLength} bytes (256-bit security strength), got ${bytes.length}`,
+    );
   }
 }
 

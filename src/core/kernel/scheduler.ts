@@ -7,6 +7,7 @@ import { IdSet } from './id-set';
 import { cloneJson } from './json';
 import type { JsonValue } from './json';
 
+/** A queued event. The payload must be JSON data (it goes into snapshots); save() enforces that. */
 export interface ScheduledEvent {
   id: number;
   timeNs: number;
@@ -75,21 +76,34 @@ export class Scheduler {
   }
 
   on(kind: string, handler: EventHandler): void {
-    if (typeof kind !== 'string') throw new TypeError(`Scheduler.on: kind must be a string, got ${show(kind)}`);
-    if (typeof handler !== 'function') throw new TypeError(`Scheduler.on: handler for '${kind}' is not a function`);
+    if (typeof kind !== 'string') {
+      throw new TypeError(`Scheduler.on: kind must be a string, got ${show(kind)}`);
+    }
+    if (typeof handler !== 'function') {
+      throw new TypeError(`Scheduler.on: handler for '${kind}' is not a function`);
+    }
     // One handler per kind: a second registration is almost always two devices claiming the same name.
-    if (this.handlers.has(kind)) throw new Error(`Scheduler.on: a handler for '${kind}' is already registered`);
+    if (this.handlers.has(kind)) {
+      throw new Error(`Scheduler.on: a handler for '${kind}' is already registered`);
+    }
     this.handlers.set(kind, handler);
   }
 
-  /** Schedules an event delayNs after now and returns its id. Zero delay fires after events already queued for now. */
+  /**
+   * Schedules an event delayNs after now and returns its id. With zero delay it fires at the current time,
+   * after every event already queued for that time.
+   */
   schedule(delayNs: number, kind: string, payload: JsonValue = null): number {
     if (!isSafeNonNegInt(delayNs)) {
-      throw new RangeError(`Scheduler.schedule('${kind}'): delayNs must be a non-negative safe integer, got ${show(delayNs)}`);
+      throw new RangeError(
+        `Scheduler.schedule('${kind}'): delayNs must be a non-negative safe integer, got ${show(delayNs)}`,
+      );
     }
     const timeNs = this.clk.nowNs + delayNs;
     if (!Number.isSafeInteger(timeNs)) {
-      throw new RangeError(`Scheduler.schedule('${kind}'): now + ${delayNs} ns overflows the safe integer range`);
+      throw new RangeError(
+        `Scheduler.schedule('${kind}'): now + ${delayNs} ns overflows the safe integer range`,
+      );
     }
     return this.insert(timeNs, kind, payload);
   }
@@ -97,10 +111,14 @@ export class Scheduler {
   /** Schedules an event at the absolute time timeNs (>= now) and returns its id. */
   scheduleAt(timeNs: number, kind: string, payload: JsonValue = null): number {
     if (!isSafeNonNegInt(timeNs)) {
-      throw new RangeError(`Scheduler.scheduleAt('${kind}'): timeNs must be a non-negative safe integer, got ${show(timeNs)}`);
+      throw new RangeError(
+        `Scheduler.scheduleAt('${kind}'): timeNs must be a non-negative safe integer, got ${show(timeNs)}`,
+      );
     }
     if (timeNs < this.clk.nowNs) {
-      throw new RangeError(`Scheduler.scheduleAt('${kind}'): ${timeNs} ns is in the past (now ${this.clk.nowNs} ns)`);
+      throw new RangeError(
+        `Scheduler.scheduleAt('${kind}'): ${timeNs} ns is in the past (now ${this.clk.nowNs} ns)`,
+      );
     }
     return this.insert(timeNs, kind, payload);
   }
@@ -229,8 +247,7 @@ export class Scheduler {
     return {
       nowNs: this.clk.nowNs,
       nextSeq: this.nextSeq,
-      // Payloads are deep-copied (and checked to be JSON) so the snapshot shares nothing with live state.
-      events: this.sortedLive().map((e) => makeEvent(e.id, e.timeNs, e.seq, e.kind, cloneJson(e.payload))),
+      events: this.sortedLive().map((e) => makeEvent(e.id, e.timeNs, e.seq, e.kind, snapshotPayload(e))),
     };
   }
 
@@ -251,7 +268,9 @@ export class Scheduler {
   }
 
   private insert(timeNs: number, kind: string, payload: JsonValue): number {
-    if (typeof kind !== 'string') throw new TypeError(`Scheduler.schedule: kind must be a string, got ${show(kind)}`);
+    if (typeof kind !== 'string') {
+      throw new TypeError(`Scheduler.schedule: kind must be a string, got ${show(kind)}`);
+    }
     // id and seq are the same insertion counter: unique, and it breaks ties in insertion order.
     const seq = this.nextSeq++;
     this.heap.push(makeEvent(seq, timeNs, seq, kind, payload));
@@ -292,7 +311,9 @@ export class Scheduler {
 
   private enterRun(name: string): void {
     if (this.running) {
-      throw new Error(`Scheduler.${name}: called from inside an event handler; handlers may only schedule and cancel`);
+      throw new Error(
+        `Scheduler.${name}: called from inside an event handler; handlers may only schedule and cancel`,
+      );
     }
     this.running = true;
   }
@@ -311,13 +332,35 @@ export class Scheduler {
 }
 
 // Always the same property order, so every event object shares one hidden class and the heap stays monomorphic.
-function makeEvent(id: number, timeNs: number, seq: number, kind: string, payload: JsonValue): ScheduledEvent {
+function makeEvent(
+  id: number,
+  timeNs: number,
+  seq: number,
+  kind: string,
+  payload: JsonValue,
+): ScheduledEvent {
   return { id, timeNs, seq, kind, payload };
+}
+
+/**
+ * A deep copy, so the snapshot shares nothing with live state. This is also where a payload that is not JSON
+ * (undefined, a class instance...) is caught: checking every payload at schedule() would cost the hot path.
+ */
+function snapshotPayload(e: ScheduledEvent): JsonValue {
+  try {
+    return cloneJson(e.payload);
+  } catch (err) {
+    throw new TypeError(`Scheduler.save: payload of event ${e.id} ('${e.kind}'): ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
 
 function checkMaxEvents(method: string, maxEvents: number): void {
   if (!isSafeNonNegInt(maxEvents)) {
-    throw new RangeError(`Scheduler.${method}: maxEvents must be a non-negative safe integer, got ${show(maxEvents)}`);
+    throw new RangeError(
+      `Scheduler.${method}: maxEvents must be a non-negative safe integer, got ${show(maxEvents)}`,
+    );
   }
 }
 
@@ -328,7 +371,9 @@ function validateState(state: unknown): { nowNs: number; nextSeq: number; events
   if (!isRecord(state)) return fail(`expected an object, got ${show(state)}`);
   const { nowNs, nextSeq, events } = state;
   if (!isSafeNonNegInt(nowNs)) return fail(`nowNs must be a non-negative safe integer, got ${show(nowNs)}`);
-  if (!isSafeNonNegInt(nextSeq)) return fail(`nextSeq must be a non-negative safe integer, got ${show(nextSeq)}`);
+  if (!isSafeNonNegInt(nextSeq)) {
+    return fail(`nextSeq must be a non-negative safe integer, got ${show(nextSeq)}`);
+  }
   if (!Array.isArray(events)) return fail(`events must be an array, got ${show(events)}`);
   const ids = new Set<number>();
   const out: ScheduledEvent[] = [];
@@ -338,7 +383,9 @@ function validateState(state: unknown): { nowNs: number; nextSeq: number; events
     const at = `events[${i}]`;
     if (!isRecord(raw)) return fail(`${at} must be an object, got ${show(raw)}`);
     const { id, timeNs, seq, kind, payload } = raw;
-    if (!isSafeNonNegInt(id) || id >= nextSeq) return fail(`${at}.id must be an integer in [0, nextSeq), got ${show(id)}`);
+    if (!isSafeNonNegInt(id) || id >= nextSeq) {
+      return fail(`${at}.id must be an integer in [0, nextSeq), got ${show(id)}`);
+    }
     if (ids.has(id)) return fail(`${at}.id ${id} is not unique`);
     ids.add(id);
     if (!isSafeNonNegInt(seq) || seq >= nextSeq) {

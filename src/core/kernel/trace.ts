@@ -47,10 +47,14 @@ export class TraceLog {
    */
   append(t: number, source: string, kind: string, data: JsonValue = null): TraceEvent {
     if (!isSafeNonNegInt(t) || t < this.lastT) {
-      throw new RangeError(`TraceLog.append: t must be a safe integer >= the previous t (${this.lastT} ns), got ${show(t)}`);
+      throw new RangeError(
+        `TraceLog.append: t must be a safe integer >= the previous t (${this.lastT} ns), got ${show(t)}`,
+      );
     }
     if (typeof source !== 'string' || typeof kind !== 'string') {
-      throw new TypeError(`TraceLog.append: source and kind must be strings, got ${show(source)}, ${show(kind)}`);
+      throw new TypeError(
+        `TraceLog.append: source and kind must be strings, got ${show(source)}, ${show(kind)}`,
+      );
     }
     // Everything that can throw (invalid data) happens before any state changes.
     const event: TraceEvent = { t, seq: this.count, source, kind, data: cloneJson(data) };
