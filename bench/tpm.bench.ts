@@ -10,6 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { buildCommand, parseResponse, pwSession } from '../src/core/tpm2/build';
 import { ALG, CC, RH, SU } from '../src/core/tpm2/constants';
 import { Tpm2Engine } from '../src/core/tpm2/engine';
+import { startNodeTpmWorker } from '../src/workers/node-tpm-worker';
+import type { TpmTransport } from '../src/core/backend/transport';
 import type { BenchResult } from './types';
 
 interface Workload {
@@ -95,6 +97,23 @@ function inProcess(w: Workload): { perSecond: number; rc: number } {
     if (rc !== 0) break;
     const cleanup = w.cleanup?.(r.response);
     if (cleanup) tpm.execute(cleanup);
+    n++;
+  }
+  return { perSecond: n / ((performance.now() - start) / 1000), rc };
+}
+
+/** Through the TPM Worker (worker_threads): each command is a message round trip, awaited in turn. */
+async function viaTransport(t: TpmTransport, w: Workload): Promise<{ perSecond: number; rc: number }> {
+  let n = 0;
+  let rc = 0;
+  const start = performance.now();
+  const deadline = start + w.seconds * 1000;
+  while (performance.now() < deadline) {
+    const r = await t.command(w.command);
+    rc = parseResponse(r.response).rc;
+    if (rc !== 0) break;
+    const cleanup = w.cleanup?.(r.response);
+    if (cleanup) await t.command(cleanup);
     n++;
   }
   return { perSecond: n / ((performance.now() - start) / 1000), rc };
@@ -209,6 +228,7 @@ const RATIO_WORKLOADS = new Set(['PCR_Extend (sha256)', 'Hash of 1 KiB (sha256)'
 export async function benchTpm(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const swtpm = await startSwtpm();
+  const worker = await startNodeTpmWorker({ seed: 'bench', startupClear: true });
   try {
     for (const w of workloads()) {
       const ours = inProcess(w);
@@ -236,6 +256,13 @@ export async function benchTpm(): Promise<BenchResult[]> {
               ? `swtpm answered rc 0x${theirs?.rc.toString(16)}`
               : 'swtpm not installed: no comparison',
       });
+      const viaWorker = await viaTransport(worker.transport, w);
+      results.push({
+        name: `tpm via Worker ${w.name}`,
+        value: Math.round(viaWorker.perSecond),
+        unit: 'cmd/s',
+        ...(viaWorker.rc !== 0 ? { note: `failed: rc 0x${viaWorker.rc.toString(16)}` } : {}),
+      });
       if (theirs) {
         results.push({
           name: `swtpm loopback ${w.name}`,
@@ -246,6 +273,7 @@ export async function benchTpm(): Promise<BenchResult[]> {
     }
   } finally {
     swtpm?.stop();
+    await worker.terminate();
   }
   return results;
 }
