@@ -68,3 +68,16 @@ test.describe('theme', () => {
     await expect(page.getByRole('radio', { name: 'Light' })).toHaveAttribute('aria-checked', 'true');
   });
 });
+
+test('the TPM engine answers from its Web Worker', async ({ page }) => {
+  const problems = collectProblems(page);
+  await page.goto('/');
+  const tpm = page.getByRole('region', { name: 'Backend and TPM' });
+  await expect(tpm.getByText('TPM 2.0 in a Web Worker: ready')).toBeVisible({ timeout: 15_000 });
+  await expect(tpm.getByLabel('GetRandom answer')).toHaveText(/^[0-9a-f]{16}$/);
+  // Same seed, same bytes: the answer is identical after a reload.
+  const first = await tpm.getByLabel('GetRandom answer').textContent();
+  await page.reload();
+  await expect(tpm.getByLabel('GetRandom answer')).toHaveText(first ?? '');
+  expect(problems).toEqual([]);
+});

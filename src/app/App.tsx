@@ -1,6 +1,7 @@
 import { formatNs } from '../core/kernel';
 import { EmptyState, Panel } from './components/Panel';
 import { ThemeSwitcher } from './components/ThemeSwitcher';
+import { TpmStatus } from './components/TpmStatus';
 import { PANELS } from './panels';
 import { useAppliedTheme } from './useAppliedTheme';
 
@@ -32,7 +33,7 @@ export function App() {
         <div className="grid grid-cols-1 gap-4 md:grid-cols-2 lg:grid-cols-4">
           {PANELS.map((p) => (
             <Panel key={p.title} title={p.title} role={p.role} className={p.area}>
-              <EmptyState>{p.empty}</EmptyState>
+              {p.title === 'Backend and TPM' ? <TpmStatus /> : <EmptyState>{p.empty}</EmptyState>}
             </Panel>
           ))}
         </div>

@@ -22,7 +22,10 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, State> {
   override render() {
     if (!this.state.error) return this.props.children;
     return (
-      <div role="alert" className="mx-auto mt-16 max-w-xl rounded-lg border border-red-300 bg-red-50 p-6 text-red-900">
+      <div
+        role="alert"
+        className="mx-auto mt-16 max-w-xl rounded-lg border border-red-300 bg-red-50 p-6 text-red-900"
+      >
         <h1 className="text-lg font-semibold">TIS Lab hit a problem and stopped drawing this view.</h1>
         <p className="mt-2 text-sm">What happened: {this.state.error.message || 'an unexpected error'}.</p>
         <p className="mt-2 text-sm">Reload the page to start again; your theme setting is kept.</p>

@@ -7,7 +7,11 @@ export function ThemeSwitcher() {
   const pref = useSettings((s) => s.themePreference);
   const setPref = useSettings((s) => s.setThemePreference);
   return (
-    <div role="radiogroup" aria-label="Theme" className="flex rounded-md border border-slate-300 p-0.5 text-sm dark:border-slate-600">
+    <div
+      role="radiogroup"
+      aria-label="Theme"
+      className="flex rounded-md border border-slate-300 p-0.5 text-sm dark:border-slate-600"
+    >
       {THEME_PREFERENCES.map((p) => (
         <button
           key={p}
