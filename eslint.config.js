@@ -100,7 +100,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-properties': [
         'error',
-        { object: 'Math', property: 'random', message: 'Tests must be reproducible: use fast-check or a seeded Prng.' },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Tests must be reproducible: use fast-check or a seeded Prng.',
+        },
       ],
     },
   },

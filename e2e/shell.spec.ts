@@ -48,12 +48,16 @@ test.describe('theme', () => {
     await page.emulateMedia({ colorScheme: 'light' });
     await page.goto('/');
     await expect(page.locator('html')).not.toHaveClass(/\bdark\b/);
-    const lightBackground = await page.locator('body > #root > div').evaluate((el) => getComputedStyle(el).backgroundColor);
+    const lightBackground = await page
+      .locator('body > #root > div')
+      .evaluate((el) => getComputedStyle(el).backgroundColor);
 
     await page.getByRole('radio', { name: 'Dark' }).click();
     await expect(page.locator('html')).toHaveClass(/\bdark\b/);
     await expect(page.getByRole('radio', { name: 'Dark' })).toHaveAttribute('aria-checked', 'true');
-    const darkBackground = await page.locator('body > #root > div').evaluate((el) => getComputedStyle(el).backgroundColor);
+    const darkBackground = await page
+      .locator('body > #root > div')
+      .evaluate((el) => getComputedStyle(el).backgroundColor);
     expect(darkBackground).not.toBe(lightBackground);
 
     await page.reload();

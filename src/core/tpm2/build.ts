@@ -58,7 +58,8 @@ export interface ParsedResponse {
 }
 
 export function parseResponse(bytes: Uint8Array): ParsedResponse {
-  if (bytes.length < TPM_HEADER_SIZE) throw new Error(`response of ${bytes.length} bytes is shorter than a header`);
+  if (bytes.length < TPM_HEADER_SIZE)
+    throw new Error(`response of ${bytes.length} bytes is shorter than a header`);
   const r = new TpmReader(bytes);
   const tag = r.u16();
   const size = r.u32();
