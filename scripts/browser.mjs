@@ -44,7 +44,9 @@ function playwrightChromiumPath() {
 export function findChromium(env = process.env) {
   if (env.CHROMIUM_PATH) {
     if (!existsSync(env.CHROMIUM_PATH)) {
-      throw new Error(`CHROMIUM_PATH is set to ${env.CHROMIUM_PATH}, but no file is there. Unset it or fix the path.`);
+      throw new Error(
+        `CHROMIUM_PATH is set to ${env.CHROMIUM_PATH}, but no file is there. Unset it or fix the path.`,
+      );
     }
     return { source: 'env', executablePath: env.CHROMIUM_PATH };
   }

@@ -14,7 +14,9 @@ function describe(found) {
 
 function installDebianChromium() {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  console.log('ensure-browser: no Chromium found; installing Debian\'s "chromium" package with apt-get (root)...');
+  console.log(
+    'ensure-browser: no Chromium found; installing Debian\'s "chromium" package with apt-get (root)...',
+  );
   execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
   execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium', 'fonts-liberation'], {
     stdio: 'inherit',
