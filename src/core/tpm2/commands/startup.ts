@@ -3,9 +3,10 @@ import { defineCommand, param } from '../command';
 import { CC, SU } from '../constants';
 import type { TpmReader } from '../marshal';
 import { nvStartup } from './nv';
+import { pcrChanged } from './pcr';
 import { freshPcrs, type TpmContext } from '../context';
 import { RC, rcParam, TpmError } from '../rc';
-import { PCR_BANKS, PRIMARY_SEED_SIZE } from '../state';
+import { PCR_BANKS, PCR_COUNT, PRIMARY_SEED_SIZE } from '../state';
 
 /** PCRs 0–15 keep their values across Shutdown(STATE)/Startup(STATE) (PC Client stateSave attribute). */
 const STATE_SAVED_PCRS = 16;
@@ -16,6 +17,17 @@ function readSu(n: number, r: TpmReader): number {
     if (v !== SU.CLEAR && v !== SU.STATE) throw new TpmError(RC.VALUE, `TPM_SU ${v}`);
     return v;
   });
+}
+
+/**
+ * PCRStartup: every PCR that is (re)initialised counts as changed once — not once per bank — so a TPM
+ * Reset leaves pcrUpdateCounter at 20 and a Resume adds 4 (observed from swtpm 0.7.1: 0x14, then 0x18).
+ */
+function countPcrStartup(ctx: TpmContext, resume: boolean): void {
+  for (let pcr = 0; pcr < PCR_COUNT; pcr++) {
+    if (resume && pcr < STATE_SAVED_PCRS) continue;
+    pcrChanged(ctx, pcr);
+  }
 }
 
 function startup(ctx: TpmContext, type: number): void {
@@ -37,17 +49,20 @@ function startup(ctx: TpmContext, type: number): void {
     }
     vol.restartCount = saved.restartCount + 1;
     vol.pcrUpdateCounter = saved.pcrUpdateCounter;
+    countPcrStartup(ctx, true);
     nvStartup(ctx, 'resume', orderlyBefore);
   } else if (saved && ctx.perm.orderlyShutdown === SU.STATE) {
     // TPM Restart: Startup(CLEAR) after Shutdown(STATE).
     vol.restartCount = saved.restartCount + 1;
-    vol.pcrUpdateCounter = 0;
+    vol.pcrUpdateCounter = saved.pcrUpdateCounter;
+    countPcrStartup(ctx, false);
     nvStartup(ctx, 'restart', orderlyBefore);
   } else {
     // TPM Reset.
     ctx.perm.resetCount += 1;
     vol.restartCount = 0;
     vol.pcrUpdateCounter = 0;
+    countPcrStartup(ctx, false);
     vol.nullSeed = ctx.random(PRIMARY_SEED_SIZE);
     vol.nullProof = ctx.random(PRIMARY_SEED_SIZE);
     nvStartup(ctx, 'reset', orderlyBefore);
