@@ -56,8 +56,25 @@ export function exampleCommands(): Uint8Array[] {
       params: (w) => w.u16(8).u16(0),
     }),
     buildCommand({ code: CC.NV_ReadPublic, handles: [0x01000001] }),
+    // CreatePrimary with an ECC P-256 storage template (RSA is left out: each key takes ~200 ms).
+    buildCommand({
+      code: CC.CreatePrimary,
+      handles: [RH.OWNER],
+      sessions: [pwSession()],
+      params: (w) => {
+        w.u16(4).u16(0).u16(0);
+        const fill = w.sizeField(2);
+        w.u16(0x0023).u16(0x000b).u32(0x00030072).u16(0);
+        w.u16(0x0006).u16(128).u16(0x0043);
+        w.u16(0x0010).u16(0x0003).u16(0x0010).u16(0).u16(0);
+        fill();
+        w.u16(0).u32(0);
+      },
+    }),
+    // Slot 0 holds the hash sequence started above, so the primary key is in slot 1.
+    buildCommand({ code: CC.ReadPublic, handles: [0x80000001] }),
+    buildCommand({ code: CC.FlushContext, params: (w) => w.u32(0x80000001) }),
     buildCommand({ code: CC.FlushContext, params: (w) => w.u32(0x80000000) }),
-    buildCommand({ code: CC.ReadPublic, handles: [0x80000000] }),
     buildCommand({ code: CC.Shutdown, params: (w) => w.u16(SU.STATE) }),
   ];
 }
