@@ -2,6 +2,7 @@
 // run and sweep as entries in COMMANDS.
 import { parseArgs } from 'node:util';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io';
+import { runTpmServer, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
 import { readVersion } from './version';
 
 interface Command {
@@ -32,6 +33,12 @@ const COMMANDS: Command[] = [
       io.out(`${v.name} ${v.version}`);
       return EXIT_OK;
     },
+  },
+  {
+    name: 'tpm-server',
+    summary: TPM_SERVER_SUMMARY,
+    usage: TPM_SERVER_USAGE,
+    run: runTpmServer,
   },
   {
     name: 'help',

@@ -40,6 +40,8 @@ import {
   SWTPM_0_7_1_CAPS,
   TPM_RESULT,
   TPMLIB_INFO,
+  concat,
+  u32be,
 } from './ioctl';
 import {
   MemoryStateStore,
@@ -101,23 +103,6 @@ const INFO_PARTS: readonly [number, string][] = [
 type Cached<P> = { kind: 'empty' } | { kind: 'blob'; parsed: P };
 
 const EMPTY: Uint8Array = new Uint8Array(0);
-
-function u32s(...values: number[]): Uint8Array {
-  const out = new Uint8Array(values.length * 4);
-  const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setUint32(i * 4, v >>> 0));
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /**
  * The result code libtpms' TPM2_SetState gives for a blob it cannot load. Observed from swtpm 0.7.1 with
@@ -246,7 +231,7 @@ export class SwtpmDevice {
       : { response: errorResponse(RC.FAILURE), durationNs: 0 };
     if (!prefixed) return result;
     return {
-      response: concat([u32s(result.response.length), result.response, u32s(0)]),
+      response: concat(u32be(result.response.length), result.response, u32be(0)),
       durationNs: result.durationNs,
     };
   }
@@ -317,12 +302,12 @@ export class SwtpmDevice {
     const cmd = view.getUint32(0);
     const body = request.subarray(4);
     const n = body.length;
-    const bad = u32s(TPM_RESULT.BAD_PARAMETER);
-    const notRunning = u32s(TPM_RESULT.BAD_ORDINAL);
-    const ok = (res: number): Uint8Array => u32s(res);
+    const bad = u32be(TPM_RESULT.BAD_PARAMETER);
+    const notRunning = u32be(TPM_RESULT.BAD_ORDINAL);
+    const ok = (res: number): Uint8Array => u32be(res);
     switch (cmd) {
       case CMD.GET_CAPABILITY:
-        return u32s(0, SWTPM_0_7_1_CAPS);
+        return u32be(0, SWTPM_0_7_1_CAPS);
       case CMD.INIT:
         if (n < 4) return EMPTY;
         if (n !== 4) return bad;
@@ -396,7 +381,7 @@ export class SwtpmDevice {
       case CMD.GET_CONFIG:
         if (n !== 0) return bad;
         // No state encryption key and no migration key.
-        return u32s(TPM_RESULT.SUCCESS, 0);
+        return u32be(TPM_RESULT.SUCCESS, 0);
       case CMD.SET_DATAFD:
         if (this.dataChannel === 'server' || this.dataFdInstalled) return ok(TPM_RESULT.IOERROR);
         this.dataFdInstalled = true;
@@ -406,7 +391,7 @@ export class SwtpmDevice {
         const wanted = view.getUint32(4);
         if (wanted > 0 && this.running) return notRunning;
         if (wanted > 0) this.bufferSizeValue = Math.min(Math.max(wanted, MIN_BUFFER_SIZE), MAX_BUFFER_SIZE);
-        return u32s(TPM_RESULT.SUCCESS, this.bufferSizeValue, MIN_BUFFER_SIZE, MAX_BUFFER_SIZE);
+        return u32be(TPM_RESULT.SUCCESS, this.bufferSizeValue, MIN_BUFFER_SIZE, MAX_BUFFER_SIZE);
       }
       case CMD.GET_INFO:
         if (n < 16) return bad;
@@ -513,7 +498,7 @@ export class SwtpmDevice {
   private platform(): PlatformState {
     return {
       tpmEstablished: this.engine.ctx.perm.tpmEstablished,
-      drtmData: this.drtm ? concat(this.drtm) : null,
+      drtmData: this.drtm ? concat(...this.drtm) : null,
       hcrtmPending: this.hcrtmPending,
     };
   }
@@ -549,8 +534,8 @@ export class SwtpmDevice {
     }
     if (type === BLOB_TYPE.VOLATILE) this.store.delete(STATE_FILE.volatile);
     const length = res === TPM_RESULT.SUCCESS && offset < blob.length ? blob.length - offset : 0;
-    const header = u32s(res, 0, length, length);
-    return length > 0 ? concat([header, blob.subarray(offset)]) : header;
+    const header = u32be(res, 0, length, length);
+    return length > 0 ? concat(header, blob.subarray(offset)) : header;
   }
 
   private stateFileName(type: number): string | undefined {
@@ -650,7 +635,7 @@ export class SwtpmDevice {
    */
   private hashEnd(): void {
     if (this.drtm === null) return;
-    const data = concat(this.drtm);
+    const data = concat(...this.drtm);
     this.drtm = null;
     const ctx = this.engine.ctx;
     const vol = ctx.vol;
@@ -680,10 +665,10 @@ export class SwtpmDevice {
   private getInfo(flags: bigint, offset: number): Uint8Array {
     const parts = INFO_PARTS.filter(([bit]) => (flags & BigInt(bit)) !== 0n).map(([, text]) => text);
     const text = new TextEncoder().encode(`{${parts.join(',')}}`);
-    if (offset >= text.length) return u32s(TPM_RESULT.BAD_PARAMETER);
-    const withNul = concat([text, Uint8Array.of(0)]);
+    if (offset >= text.length) return u32be(TPM_RESULT.BAD_PARAMETER);
+    const withNul = concat(text, Uint8Array.of(0));
     const chunk = withNul.subarray(offset, offset + PTM_GETINFO_SIZE);
-    return concat([u32s(TPM_RESULT.SUCCESS, withNul.length, chunk.length), chunk]);
+    return concat(u32be(TPM_RESULT.SUCCESS, withNul.length, chunk.length), chunk);
   }
 
   /** The blob a state file holds, for tests and tools (the libtpms blob, without swtpm's wrapping). */

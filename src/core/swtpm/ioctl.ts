@@ -156,14 +156,15 @@ export const TPM_RESULT = {
 
 // ---- request builders (what QEMU's tpm_emulator.c sends) --------------------------------------------
 
-function u32be(...values: number[]): Uint8Array {
+/** Big-endian u32 values back to back: the shape of every control-channel field. */
+export function u32be(...values: number[]): Uint8Array {
   const out = new Uint8Array(values.length * 4);
   const view = new DataView(out.buffer);
   values.forEach((v, i) => view.setUint32(i * 4, v >>> 0));
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
+export function concat(...parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {

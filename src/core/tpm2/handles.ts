@@ -48,47 +48,37 @@ export function validateHandle(ctx: TpmContext, spec: HandleSpec, handle: number
       if (!ctx.findNv(handle)) fail(RC.HANDLE, n, `NV index ${hex} is not defined`);
       return;
     case 'object':
-      // TPMI_DH_OBJECT, as for 'sequence' below: beyond the transient slots is TPM_RC_VALUE, a missing
-      // persistent object TPM_RC_HANDLE (ReadPublic of 0x80000003: 0x184, of 0x81000005: 0x18b, observed
-      // from swtpm 0.7.1).
-      if (handle >>> 24 === HT.PERSISTENT) {
-        if (ctx.findObject(handle)) return;
-        // ObjectLoadEvict takes a free slot before it looks the handle up in NV (observed: 0x902 with
-        // three sequences loaded, 0x18b otherwise).
-        if (ctx.vol.objects.length + ctx.vol.sequences.length >= MAX_LOADED_OBJECTS) {
-          throw new TpmError(RC.OBJECT_MEMORY, `no slot to load ${hex}`);
-        }
-        fail(RC.HANDLE, n, `persistent object ${hex} does not exist`);
-      }
-      if (handle >>> 24 !== HT.TRANSIENT || handle - TRANSIENT_FIRST >= MAX_LOADED_OBJECTS) {
-        fail(RC.VALUE, n, `${hex} is not an object handle`);
-      }
-      if (!ctx.findObject(handle) && !ctx.findSequence(handle)) {
-        throw new TpmError(RC.REFERENCE_H0 + (n - 1), `object ${hex} is not loaded`);
-      }
-      return;
     case 'sequence':
-      // TPMI_DH_OBJECT: a transient slot (TRANSIENT_FIRST .. + MAX_LOADED_OBJECTS - 1) or a persistent
-      // handle. A loaded object that is not a sequence gets TPM_RC_MODE from the command itself, numbered
-      // differently per command (observed from swtpm 0.7.1: 0x1c9, 0x189, 0x289).
-      if (handle >>> 24 === HT.PERSISTENT) {
-        if (ctx.findObject(handle)) return;
-        // ObjectLoadEvict takes a free slot before it looks the handle up in NV (observed: 0x902 with
-        // three sequences loaded, 0x18b otherwise).
-        if (ctx.vol.objects.length + ctx.vol.sequences.length >= MAX_LOADED_OBJECTS) {
-          throw new TpmError(RC.OBJECT_MEMORY, `no slot to load ${hex}`);
-        }
-        fail(RC.HANDLE, n, `persistent object ${hex} does not exist`);
-      }
-      if (handle >>> 24 !== HT.TRANSIENT || handle - TRANSIENT_FIRST >= MAX_LOADED_OBJECTS) {
-        fail(RC.VALUE, n, `${hex} is not an object handle`);
-      }
-      if (!ctx.findObject(handle) && !ctx.findSequence(handle)) {
-        throw new TpmError(RC.REFERENCE_H0 + (n - 1), `sequence ${hex} is not loaded`);
-      }
+      // TPMI_DH_OBJECT. A loaded object that is not a sequence, given to a sequence command, gets
+      // TPM_RC_MODE from the command itself, numbered per command (observed from swtpm 0.7.1: 0x1c9,
+      // 0x189, 0x289).
+      validateObjectHandle(ctx, handle, n, hex);
       return;
     case 'context':
       return;
+  }
+}
+
+/**
+ * TPMI_DH_OBJECT: a transient slot (TRANSIENT_FIRST .. + MAX_LOADED_OBJECTS - 1) or a persistent handle.
+ * Beyond the slots is TPM_RC_VALUE, a missing persistent object TPM_RC_HANDLE, an empty slot
+ * TPM_RC_REFERENCE_Hn (ReadPublic of 0x80000003: 0x184, of 0x81000005: 0x18b; observed from swtpm 0.7.1).
+ */
+function validateObjectHandle(ctx: TpmContext, handle: number, n: number, hex: string): void {
+  if (handle >>> 24 === HT.PERSISTENT) {
+    if (ctx.findObject(handle)) return;
+    // ObjectLoadEvict takes a free slot before it looks the handle up in NV (observed: 0x902 with
+    // three sequences loaded, 0x18b otherwise).
+    if (ctx.vol.objects.length + ctx.vol.sequences.length >= MAX_LOADED_OBJECTS) {
+      throw new TpmError(RC.OBJECT_MEMORY, `no slot to load ${hex}`);
+    }
+    fail(RC.HANDLE, n, `persistent object ${hex} does not exist`);
+  }
+  if (handle >>> 24 !== HT.TRANSIENT || handle - TRANSIENT_FIRST >= MAX_LOADED_OBJECTS) {
+    fail(RC.VALUE, n, `${hex} is not an object handle`);
+  }
+  if (!ctx.findObject(handle) && !ctx.findSequence(handle)) {
+    throw new TpmError(RC.REFERENCE_H0 + (n - 1), `object ${hex} is not loaded`);
   }
 }
 

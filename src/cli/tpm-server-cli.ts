@@ -1,0 +1,72 @@
+// The command-line face of `tislab tpm-server`: flags in, a running server, exit status out.
+import { parseArgs } from 'node:util';
+import { EXIT_OK, UsageError, type CliIo } from './io';
+import {
+  DEFAULT_SEED,
+  isValidPort,
+  startTpmServer,
+  TPM_SERVER_HOST,
+  type TpmServerOptions,
+} from './tpm-server';
+
+export const TPM_SERVER_SUMMARY = 'serve a swtpm-compatible TPM 2.0 on TCP (commands on P, control on P+1)';
+export const TPM_SERVER_USAGE = 'tislab tpm-server --port P [--seed S] [--state-dir D] [--speed X]';
+
+export function parseTpmServerArgs(args: string[]): TpmServerOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        seed: { type: 'string' },
+        'state-dir': { type: 'string' },
+        speed: { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError(`tislab tpm-server: ${(e as Error).message}`);
+  }
+  if (values.port === undefined) throw new UsageError('tislab tpm-server: --port is required');
+  const port = /^\d+$/.test(values.port) ? Number(values.port) : NaN;
+  if (!isValidPort(port)) {
+    throw new UsageError(
+      `tislab tpm-server: --port must be an integer in 1..65534 (P+1 is the control port), got '${values.port}'`,
+    );
+  }
+  const opts: TpmServerOptions = { port, seed: values.seed ?? DEFAULT_SEED };
+  if (values['state-dir'] !== undefined) {
+    if (values['state-dir'] === '') throw new UsageError('tislab tpm-server: --state-dir needs a directory');
+    opts.stateDir = values['state-dir'];
+  }
+  if (values.speed !== undefined) {
+    const speed = Number(values.speed);
+    if (values.speed.trim() === '' || !Number.isFinite(speed) || speed <= 0) {
+      throw new UsageError(`tislab tpm-server: --speed must be a positive number, got '${values.speed}'`);
+    }
+    opts.speed = speed;
+  }
+  return opts;
+}
+
+/** Runs until CMD_SHUTDOWN on the control channel, SIGINT or SIGTERM; all three exit 0. */
+export async function runTpmServer(args: string[], io: CliIo): Promise<number> {
+  const opts = parseTpmServerArgs(args);
+  const server = await startTpmServer(opts);
+  const onSignal = () => void server.close();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    io.out(
+      `tislab tpm-server: TPM 2.0 on ${TPM_SERVER_HOST}:${server.port} (commands), ` +
+        `${TPM_SERVER_HOST}:${server.ctrlPort} (control), seed ${String(server.seed)}`,
+    );
+    await server.stopped;
+    return EXIT_OK;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
