@@ -45,6 +45,12 @@ describe('tislab CLI', () => {
     expect(sub.err[1]).toBe('usage: tislab version');
   });
 
+  it('--help after a command prints the usage of that command and exits 0', async () => {
+    const r = await run(['tpm-server', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out[1]).toMatch(/^usage: tislab tpm-server --port P/);
+  });
+
   it('no command at all exits 2 with the usage line', async () => {
     const r = await run([]);
     expect(r.code).toBe(2);

@@ -90,6 +90,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.err(USAGE_LINE);
     return EXIT_USAGE;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`tislab ${command.name}: ${command.summary}`);
+    io.out(`usage: ${command.usage}`);
+    return EXIT_OK;
+  }
   try {
     return await command.run(rest, io);
   } catch (e) {
