@@ -11,6 +11,8 @@ import { RC } from './rc';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 const CORPUS = exampleCommands();
+/** Generous per-test time so `npm run fuzz` (a million runs, minutes) is not cut off by Vitest's 5 s default. */
+const TIMEOUT_MS = Math.max(30_000, RUNS * 5);
 
 function assertWellFormed(response: Uint8Array): void {
   expect(response.length).toBeGreaterThanOrEqual(10);
@@ -49,22 +51,30 @@ const anyCommand = fc.oneof(
 );
 
 describe('engine fuzzing', () => {
-  it('sequences of random and mutated commands always get well-formed answers', () => {
-    fc.assert(
-      fc.property(fc.array(anyCommand, { minLength: 1, maxLength: 12 }), (commands) => {
-        const tpm = new Tpm2Engine({ seed: 'fuzz' });
-        for (const c of commands) assertWellFormed(tpm.execute(c).response);
-      }),
-      { numRuns: Math.max(1, Math.floor(RUNS / 6)) },
-    );
-  });
+  it(
+    'sequences of random and mutated commands always get well-formed answers',
+    () => {
+      fc.assert(
+        fc.property(fc.array(anyCommand, { minLength: 1, maxLength: 12 }), (commands) => {
+          const tpm = new Tpm2Engine({ seed: 'fuzz' });
+          for (const c of commands) assertWellFormed(tpm.execute(c).response);
+        }),
+        { numRuns: Math.max(1, Math.floor(RUNS / 6)) },
+      );
+    },
+    TIMEOUT_MS,
+  );
 
-  it('single random commands on a started TPM always get well-formed answers', () => {
-    const tpm = new Tpm2Engine({ seed: 'fuzz-single' });
-    tpm.execute(CORPUS[0]!);
-    fc.assert(
-      fc.property(anyCommand, (c) => assertWellFormed(tpm.execute(c).response)),
-      { numRuns: RUNS },
-    );
-  });
+  it(
+    'single random commands on a started TPM always get well-formed answers',
+    () => {
+      const tpm = new Tpm2Engine({ seed: 'fuzz-single' });
+      tpm.execute(CORPUS[0]!);
+      fc.assert(
+        fc.property(anyCommand, (c) => assertWellFormed(tpm.execute(c).response)),
+        { numRuns: RUNS },
+      );
+    },
+    TIMEOUT_MS,
+  );
 });
