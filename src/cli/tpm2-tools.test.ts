@@ -6,10 +6,9 @@
 // ("observed"); values that come from the TPM's seeds (keys, names, HMACs) differ by design.
 //
 // tpm2-tools 5.4 authorizes hierarchies, NV indices and PCR events with an HMAC session it starts
-// itself, even for an empty password (tpm2_auth_util_from_optarg), and the engine has no
-// StartAuthSession yet: tpm2_createprimary, tpm2_nvdefine/nvwrite/nvread/nvincrement/nvundefine and
-// tpm2_pcrevent stop at TPM_RC_COMMAND_CODE. The tests send those commands with a password session over
-// the socket (the same bytes the tools send, session aside) and inspect the results with the tools.
+// itself, even for an empty password (tpm2_auth_util_from_optarg): an unbound, unsalted SHA-256 session
+// without parameter encryption, flushed after the command. `-c file` saves the object with ContextSave
+// and later tools load it with ContextLoad.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,11 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ctrlRequest, SwtpmDevice } from '../core/swtpm';
-import { buildCommand, parseResponse, pwSession } from '../core/tpm2/build';
-import { CC, RH } from '../core/tpm2/constants';
-import { fromHex, hex, type TpmWriter } from '../core/tpm2/marshal';
+import { fromHex, hex } from '../core/tpm2/marshal';
 import type { TpmServer } from './tpm-server';
-import { ctrlOnce, startOnFreePort, tpmOnce } from './tpm-test-utils';
+import { ctrlOnce, startOnFreePort } from './tpm-test-utils';
 
 const SEED = 'tpm2-tools';
 const TOOL_TIMEOUT_MS = 15_000;
@@ -72,16 +69,6 @@ const sha256 = (...parts: Uint8Array[]) => {
   parts.forEach((p) => h.update(p));
   return new Uint8Array(h.digest());
 };
-
-/** tpm2_createprimary's commands (tpm2-tools 5.4, -C o -G ecc256 / rsa2048) with a password session. */
-const FIXTURES = JSON.parse(
-  readFileSync(new URL('../core/tpm2/commands/object.fixtures.json', import.meta.url), 'utf8'),
-) as { fixtures: { name: string; command: string }[] };
-const createPrimary = (name: string) => fromHex(FIXTURES.fixtures.find((f) => f.name === name)!.command);
-
-async function raw(command: Uint8Array): Promise<number> {
-  return parseResponse(await tpmOnce(server.port, command)).rc;
-}
 
 describe('tpm2-tools 5.4 against tislab tpm-server', () => {
   it('tpm2_startup and tpm2_getrandom: the bytes a device with the same seed gives', async () => {
@@ -145,22 +132,35 @@ describe('tpm2-tools 5.4 against tislab tpm-server', () => {
     expect(pcrs).toContain(`  - sha1: [ ${all} ]\n`);
   });
 
-  it('tpm2_readpublic of ECC and RSA primaries, tpm2_flushcontext -t', async () => {
+  it('tpm2_createprimary -c (ECC and RSA), tpm2_readpublic -c of the saved context, tpm2_flushcontext -t', async () => {
     await ok('tpm2_startup', '-c');
-    expect(await raw(createPrimary('owner_ecc256'))).toBe(0);
-    expect(await raw(createPrimary('owner_rsa2048'))).toBe(0);
-    expect(await ok('tpm2_getcap', 'handles-transient')).toBe('- 0x80000000\n- 0x80000001\n');
-
-    const ecc = await ok('tpm2_readpublic', '-c', '0x80000000');
-    expect(ecc).toMatch(/^name: 000b[0-9a-f]{64}\n/);
-    expect(ecc).toContain('type:\n  value: ecc\n  raw: 0x23\n');
-    expect(ecc).toContain('curve-id:\n  value: NIST p256\n  raw: 0x3\n');
-    expect(ecc).toMatch(/^x: [0-9a-f]{64}\ny: [0-9a-f]{64}\n/m);
     const attrs =
       'attributes:\n  value: fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt\n';
-    expect(ecc).toContain(attrs);
+    const created = await ok('tpm2_createprimary', '-C', 'o', '-G', 'ecc256', '-c', 'ecc.ctx');
+    expect(created).toMatch(/^name-alg:\n {2}value: sha256\n {2}raw: 0xb\n/);
+    expect(created).toContain('curve-id:\n  value: NIST p256\n  raw: 0x3\n');
+    // The tool leaves the primary loaded (observed on swtpm too) and saved its context with ContextSave.
+    expect(await ok('tpm2_getcap', 'handles-transient')).toBe('- 0x80000000\n');
+    // tpm2-tools' context file: magic, version 1, then the TPMS_CONTEXT fields hierarchy (owner),
+    // savedHandle 0x80000000 and sequence 1; the blob starts with a 64-octet integrity HMAC at 0x20 (the
+    // layout of the file from swtpm, observed).
+    const file = readFileSync(join(dir, 'ecc.ctx'));
+    expect(hex(file.subarray(0, 24))).toBe('badcc0de000000014000000180000000' + '0000000000000001');
+    expect(hex(file.subarray(32, 34))).toBe('0040');
 
-    const rsa = await ok('tpm2_readpublic', '-c', '0x80000001');
+    const ecc = await ok('tpm2_readpublic', '-c', 'ecc.ctx'); // ContextLoad into the next slot
+    expect(ecc).toMatch(/^name: 000b[0-9a-f]{64}\n/);
+    expect(ecc).toContain('type:\n  value: ecc\n  raw: 0x23\n');
+    expect(ecc).toMatch(/^x: [0-9a-f]{64}\ny: [0-9a-f]{64}\n/m);
+    expect(ecc).toContain(attrs);
+    // The loaded context is the same key as the primary it was saved from.
+    expect(await ok('tpm2_getcap', 'handles-transient')).toBe('- 0x80000000\n- 0x80000001\n');
+    expect(await ok('tpm2_readpublic', '-c', '0x80000000')).toBe(ecc);
+    await ok('tpm2_flushcontext', '-t');
+    expect(await ok('tpm2_getcap', 'handles-transient')).toBe('');
+
+    await ok('tpm2_createprimary', '-C', 'o', '-G', 'rsa2048', '-c', 'rsa.ctx');
+    const rsa = await ok('tpm2_readpublic', '-c', 'rsa.ctx');
     expect(rsa).toContain('type:\n  value: rsa\n  raw: 0x1\n');
     expect(rsa).toContain('exponent: 65537\nbits: 2048\n');
     expect(rsa).toMatch(/^rsa: [0-9a-f]{512}\n?$/m);
@@ -168,6 +168,11 @@ describe('tpm2-tools 5.4 against tislab tpm-server', () => {
       'sym-alg:\n  value: aes\n  raw: 0x6\nsym-mode:\n  value: cfb\n  raw: 0x43\nsym-keybits: 128',
     );
     expect(rsa).toContain(attrs);
+    // A third load fills the last slot; a fourth is TPM_RC_OBJECT_MEMORY (observed from swtpm: 0x902).
+    await ok('tpm2_readpublic', '-c', 'ecc.ctx');
+    const full = await tool('tpm2_readpublic', '-c', 'rsa.ctx');
+    expect(full.code).not.toBe(0);
+    expect(full.stderr).toContain('Esys_ContextLoad(0x902)');
 
     await ok('tpm2_flushcontext', '-t');
     expect(await ok('tpm2_getcap', 'handles-transient')).toBe('');
@@ -175,42 +180,38 @@ describe('tpm2-tools 5.4 against tislab tpm-server', () => {
     const again = await tool('tpm2_flushcontext', '0x80000000');
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('Esys_TR_FromTPMPublic(0x910)');
+    // The tools flush their HMAC sessions: none is left loaded.
+    expect(await ok('tpm2_getcap', 'properties-variable')).toContain('TPM2_PT_HR_LOADED: 0x0\n');
   });
 
-  it('NV indices defined, written and incremented show up in tpm2_nvreadpublic and getcap', async () => {
+  it('a saved context does not load after a TPM Reset (TPM_RC_INTEGRITY, observed from swtpm 0.7.1)', async () => {
     await ok('tpm2_startup', '-c');
-    const INDEX = 0x01500016;
-    const COUNTER = 0x01500017;
-    const define = (index: number, attributes: number, size: number) =>
-      buildCommand({
-        code: CC.NV_DefineSpace,
-        handles: [RH.OWNER],
-        sessions: [pwSession()],
-        params: (w) => w.u16(0).u16(14).u32(index).u16(0x000b).u32(attributes).u16(0).u16(size),
-      });
-    const nv = (code: number, index: number, params?: (w: TpmWriter) => void) =>
-      buildCommand({ code, handles: [RH.OWNER, index], sessions: [pwSession()], ...(params && { params }) });
-    // ownerwrite|authwrite|ownerread|authread, and the same with TPM_NT_COUNTER.
-    expect(await raw(define(INDEX, 0x00060006, 32))).toBe(0);
-    expect(await raw(define(COUNTER, 0x00060016, 8))).toBe(0);
-    const data = new TextEncoder().encode('tislab nv');
-    expect(await raw(nv(CC.NV_Write, INDEX, (w) => w.tpm2b(data).u16(0)))).toBe(0);
-    const read = async (index: number, size: number) => {
-      const r = parseResponse(
-        await tpmOnce(
-          server.port,
-          nv(CC.NV_Read, index, (w) => w.u16(size).u16(0)),
-        ),
-      );
-      expect(r.rc).toBe(0);
-      r.body.u32();
-      return r.body.tpm2b(1024);
-    };
-    expect(new TextDecoder().decode(await read(INDEX, data.length))).toBe('tislab nv');
-    expect(await raw(nv(CC.NV_Increment, COUNTER))).toBe(0);
-    expect(hex(await read(COUNTER, 8))).toBe('0000000000000001');
-    expect(await raw(nv(CC.NV_Increment, COUNTER))).toBe(0);
-    expect(hex(await read(COUNTER, 8))).toBe('0000000000000002');
+    await ok('tpm2_createprimary', '-C', 'o', '-G', 'ecc256', '-c', 'ecc.ctx');
+    expect(hex(await ctrlOnce(server.ctrlPort, ctrlRequest.init(0)))).toBe('00000000'); // power cycle
+    await ok('tpm2_startup', '-c');
+    const r = await tool('tpm2_readpublic', '-c', 'ecc.ctx');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Esys_ContextLoad(0x1DF)');
+  });
+
+  it('tpm2_nvdefine, nvwrite, nvread, nvincrement, nvreadpublic and nvundefine', async () => {
+    await ok('tpm2_startup', '-c');
+    const attributes = 'ownerwrite|authwrite|ownerread|authread';
+    expect(await ok('tpm2_nvdefine', '0x1500016', '-C', 'o', '-s', '32', '-a', attributes)).toBe(
+      'nv-index: 0x1500016\n',
+    );
+    await ok('tpm2_nvdefine', '0x1500017', '-C', 'o', '-s', '8', '-a', `${attributes}|nt=counter`);
+    writeFileSync(join(dir, 'data'), 'tislab nv');
+    await ok('tpm2_nvwrite', '0x1500016', '-C', 'o', '-i', 'data');
+    expect(await ok('tpm2_nvread', '0x1500016', '-C', 'o', '-s', '9')).toBe('tislab nv');
+    // The index is also readable with its own (empty) authValue.
+    expect(await ok('tpm2_nvread', '0x1500016', '-C', '0x1500016', '-s', '6')).toBe('tislab');
+    const counter = async () =>
+      hex(new TextEncoder().encode(await ok('tpm2_nvread', '0x1500017', '-C', 'o', '-s', '8')));
+    await ok('tpm2_nvincrement', '0x1500017', '-C', 'o');
+    expect(await counter()).toBe('0000000000000001');
+    await ok('tpm2_nvincrement', '0x1500017', '-C', 'o');
+    expect(await counter()).toBe('0000000000000002');
 
     expect(await ok('tpm2_getcap', 'handles-nv-index')).toBe('- 0x1500016\n- 0x1500017\n');
     const pub = await ok('tpm2_nvreadpublic');
@@ -226,8 +227,38 @@ describe('tpm2-tools 5.4 against tislab tpm-server', () => {
     expect(pub).toContain('    friendly: ownerwrite|authwrite|nt=0x1|ownerread|authread|written\n');
     expect(pub).toMatch(/value: 0x20060016\n {2}size: 8\n/);
 
-    expect(await raw(nv(CC.NV_UndefineSpace, INDEX))).toBe(0);
+    await ok('tpm2_nvundefine', '0x1500016', '-C', 'o');
     expect(await ok('tpm2_getcap', 'handles-nv-index')).toBe('- 0x1500017\n');
+  });
+
+  it('NV authorization through HMAC sessions: index password, wrong password (codes as swtpm)', async () => {
+    await ok('tpm2_startup', '-c');
+    await ok('tpm2_nvdefine', '0x1500030', '-C', 'o', '-s', '8', '-p', 'idxpass', '-a', 'authread|authwrite');
+    writeFileSync(join(dir, 'data'), '12345678');
+    await ok('tpm2_nvwrite', '0x1500030', '-C', '0x1500030', '-P', 'idxpass', '-i', 'data');
+    expect(await ok('tpm2_nvread', '0x1500030', '-C', '0x1500030', '-P', 'idxpass')).toBe('12345678');
+    // Observed from swtpm 0.7.1: a DA-protected index 0x98e, the owner (DA-exempt) 0x9a2, and an owner
+    // read of an index without OWNERREAD 0x149.
+    const wrong = await tool('tpm2_nvread', '0x1500030', '-C', '0x1500030', '-P', 'wrong');
+    expect(wrong.stderr).toContain('Esys_NV_Read(0x98E)');
+    const owner = await tool('tpm2_nvdefine', '0x1500031', '-C', 'o', '-P', 'wrong', '-s', '8');
+    expect(owner.stderr).toContain('Esys_NV_DefineSpace(0x9A2)');
+    const noOwnerRead = await tool('tpm2_nvread', '0x1500030', '-C', 'o');
+    expect(noOwnerRead.stderr).toContain('Esys_NV_Read(0x149)');
+  });
+
+  it('tpm2_pcrevent: the event digests in every bank, extended into the PCR', async () => {
+    await ok('tpm2_startup', '-c');
+    const data = new TextEncoder().encode('hi\n');
+    writeFileSync(join(dir, 'data'), data);
+    const digests = (alg: string) => createHash(alg).update(data).digest('hex');
+    // The same digests as swtpm 0.7.1 prints for this file (swtpm also lists its sha512 bank, a bank this
+    // engine does not allocate).
+    expect(await ok('tpm2_pcrevent', '16', 'data')).toBe(
+      `sha1: ${digests('sha1')}\nsha256: ${digests('sha256')}\nsha384: ${digests('sha384')}\n`,
+    );
+    const expected = hex(sha256(new Uint8Array(32), fromHex(digests('sha256')))).toUpperCase();
+    expect(await ok('tpm2_pcrread', 'sha256:16')).toBe(`  sha256:\n    16: 0x${expected}\n`);
   });
 
   it('tpm2_shutdown saves the state: after CMD_INIT, tpm2_startup resumes with PCR 4 kept, PCR 16 reset', async () => {

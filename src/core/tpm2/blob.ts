@@ -19,8 +19,16 @@
 // without touching any context; applyBlob then installs it. A refused blob therefore changes nothing.
 import { HmacDrbg, type DrbgState } from '../kernel/drbg';
 import { stableStringify, type JsonValue } from '../kernel/json';
-import { MAX_LOADED_OBJECTS, PCR_BANKS, PCR_COUNT, PRIMARY_SEED_SIZE } from './state';
-import type { HashSequence, LoadedObject, NvIndex, PermanentState, SaveState, VolatileState } from './state';
+import { MAX_LOADED_OBJECTS, MAX_LOADED_SESSIONS, PCR_BANKS, PCR_COUNT, PRIMARY_SEED_SIZE } from './state';
+import type {
+  AuthSession,
+  HashSequence,
+  LoadedObject,
+  NvIndex,
+  PermanentState,
+  SaveState,
+  VolatileState,
+} from './state';
 import type { TpmContext } from './context';
 import { hashByName, type HashAlgName } from './hash';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -352,6 +360,20 @@ const hashSequence = record<HashSequence>({
   ticketSafe: optional(bool),
 });
 
+const authSession = record<AuthSession>({
+  handle: u32,
+  authHash: u16,
+  symAlgorithm: u16,
+  symKeyBits: u16,
+  symMode: u16,
+  sessionKey: auth,
+  nonceTPM: auth,
+  bound: bool,
+  boundName: auth,
+  boundAuth: auth,
+  daBound: bool,
+});
+
 const volatileState = refine(
   record<VolatileState>({
     pcrs: pcrBanks,
@@ -362,6 +384,10 @@ const volatileState = refine(
     nullProof: seed,
     selfTestDone: bool,
     pcrUpdateCounter: u32,
+    sessions: refine(list(authSession, { max: MAX_LOADED_SESSIONS }), (v) =>
+      new Set(v.map((x) => x.handle)).size === v.length ? undefined : 'two sessions have the same handle',
+    ),
+    objectContextId: safeUint,
   }),
   (v) => {
     const handles = [...v.objects, ...v.sequences].map((o) => o.handle);

@@ -24,7 +24,11 @@ export type HandleKind =
   /** TPMI_DH_OBJECT for sequences: a loaded hash sequence. */
   | 'sequence'
   /** TPMI_DH_CONTEXT: a transient object, sequence, or session (FlushContext takes it as a parameter). */
-  | 'context';
+  | 'context'
+  /** TPMI_DH_ENTITY: a hierarchy, PCR, NV index, or loaded object (StartAuthSession's bind). */
+  | 'entity'
+  /** TPMI_DH_CONTEXT in the handle area (ContextSave): a loaded transient object, sequence or session. */
+  | 'loadedContext';
 
 export interface HandleSpec {
   kind: HandleKind;

@@ -8,6 +8,7 @@ import {
   PCR_BANKS,
   PCR_COUNT,
   PRIMARY_SEED_SIZE,
+  type AuthSession,
   type HashSequence,
   type LoadedObject,
   type NvIndex,
@@ -94,6 +95,8 @@ export class TpmContext {
       nullProof: this.drbg.generate(PRIMARY_SEED_SIZE),
       selfTestDone: false,
       pcrUpdateCounter: 0,
+      sessions: [],
+      objectContextId: 0,
     };
   }
 
@@ -164,6 +167,10 @@ export class TpmContext {
 
   findSequence(handle: number): HashSequence | undefined {
     return this.vol.sequences.find((s) => s.handle === handle);
+  }
+
+  findSession(handle: number): AuthSession | undefined {
+    return this.vol.sessions.find((s) => s.handle === handle);
   }
 
   /**

@@ -1,20 +1,13 @@
 // The TPM 2.0 command processor: header checks, handle area, authorization area, dispatch, response
 // header — in the order of the reference code's ExecuteCommand (libtpms src/tpm2/ExecCommand.c).
-import {
-  authMatches,
-  checkNoSpareSessions,
-  checkSessionsLoaded,
-  parseSessions,
-  writeResponseSessions,
-  type CommandSession,
-} from './auth';
+import { authorize, finishSessions, parseSessions, resolveSessions, type AuthArea } from './auth';
 import type { CommandCall, CommandSpec } from './command';
 import { MAX_COMMAND_SIZE, ST, TPM_HEADER_SIZE } from './constants';
 import { TpmContext, type TpmConfig } from './context';
 import { commandDurationNs } from './cost';
-import { authValueAvailable, authValueOf, isDaExempt, validateHandle } from './handles';
+import { validateHandle } from './handles';
 import { TpmReader, TpmWriter } from './marshal';
-import { attribute, RC, rcHandle, rcSession, TpmError } from './rc';
+import { attribute, RC, rcHandle, TpmError } from './rc';
 import { COMMANDS } from './commands';
 
 export interface ExecuteOptions {
@@ -125,60 +118,50 @@ export class Tpm2Engine {
       validateHandle(ctx, h, handle, i + 1);
     });
     // Authorization area.
-    let sessions: CommandSession[] = [];
+    let area: AuthArea | undefined;
     const authCount = spec.handles.filter((h) => h.auth).length;
     if (tag === ST.SESSIONS) {
       const authSize = r.u32();
       if (authSize < 9 || authSize > r.remaining)
         throw new TpmError(RC.SIZE, `authorization size ${authSize}`);
       if (spec.noSessions) throw new TpmError(RC.AUTH_CONTEXT, `${spec.name} takes no sessions`);
-      sessions = parseSessions(r, authSize);
-      checkSessionsLoaded(sessions);
+      const sessions = parseSessions(r, authSize);
+      area = resolveSessions(ctx, spec, sessions);
       if (sessions.length < authCount) throw new TpmError(RC.AUTH_MISSING, 'not enough sessions');
-      checkNoSpareSessions(sessions, authCount);
-      this.checkAuthorizations(spec, call.handles, sessions);
     } else if (authCount > 0) {
       throw new TpmError(RC.AUTH_MISSING, `${spec.name} needs an authorization session`);
     }
+    // Session checks (HMACs over the parameters as received), then parameter decryption.
+    let pr = r;
+    if (area) {
+      const raw = r.bytes(r.remaining);
+      pr = new TpmReader(authorize(ctx, spec, call.handles, area, raw));
+    }
     // Parameters: parse everything, refuse left-over bytes, then execute.
-    const parsed = spec.parse(r);
-    if (r.remaining !== 0) throw new TpmError(RC.SIZE, `${r.remaining} bytes left after the parameters`);
+    const parsed = spec.parse(pr);
+    if (pr.remaining !== 0) throw new TpmError(RC.SIZE, `${pr.remaining} bytes left after the parameters`);
     spec.run(ctx, call, parsed);
-    return buildResponse(tag, spec, call, sessions);
-  }
-
-  private checkAuthorizations(spec: CommandSpec, handles: number[], sessions: CommandSession[]): void {
-    let s = 0;
-    spec.handles.forEach((h, i) => {
-      if (!h.auth) return;
-      const session = sessions[s]!;
-      if (!authValueAvailable(this.ctx, handles[i]!, spec.nvWrite === true)) {
-        throw new TpmError(RC.AUTH_UNAVAILABLE, `handle ${i + 1}'s authValue cannot authorize ${spec.name}`);
-      }
-      if (!authMatches(session.hmac, authValueOf(this.ctx, handles[i]!))) {
-        const rc = isDaExempt(this.ctx, handles[i]!) ? RC.BAD_AUTH : RC.AUTH_FAIL;
-        throw new TpmError(rcSession(rc, s + 1), `wrong password for handle ${i + 1}`);
-      }
-      s++;
-    });
+    return buildResponse(ctx, tag, spec, call, area);
   }
 }
 
 function buildResponse(
+  ctx: TpmContext,
   tag: number,
   spec: CommandSpec,
   call: CommandCall,
-  sessions: CommandSession[],
+  area: AuthArea | undefined,
 ): Uint8Array {
   const w = new TpmWriter(TPM_HEADER_SIZE + call.out.length + 32);
   w.u16(tag);
   const fillSize = w.sizeField(4);
   w.u32(RC.SUCCESS);
   if (spec.responseHandle) w.u32(call.responseHandle ?? 0);
-  const params = call.out.finish();
+  const params = call.out.finish().slice();
+  const sessions = area && finishSessions(ctx, spec.code, area, params);
   if (tag === ST.SESSIONS) w.u32(params.length);
   w.bytes(params);
-  if (tag === ST.SESSIONS) writeResponseSessions(w, sessions);
+  if (sessions) w.bytes(sessions);
   fillSize();
   // sizeField counts from after the size field; the header's size counts the whole response.
   const out = w.finish();

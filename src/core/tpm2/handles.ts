@@ -5,7 +5,7 @@ import { HT, RH, TRANSIENT_FIRST } from './constants';
 import type { TpmContext } from './context';
 import { hasAttr, NT, nvType, TPMA_NV } from './nv-public';
 import { RC, rcHandle, TpmError } from './rc';
-import { MAX_LOADED_OBJECTS, PCR_COUNT } from './state';
+import { MAX_ACTIVE_SESSIONS, MAX_LOADED_OBJECTS, PCR_COUNT } from './state';
 
 function fail(rc: number, n: number, why: string): never {
   throw new TpmError(rcHandle(rc, n), why);
@@ -56,6 +56,43 @@ export function validateHandle(ctx: TpmContext, spec: HandleSpec, handle: number
       return;
     case 'context':
       return;
+    case 'loadedContext': {
+      const ht = handle >>> 24;
+      const slot = handle & 0xffffff;
+      const session = ht === HT.HMAC_SESSION || ht === HT.POLICY_SESSION;
+      if (!(session && slot < MAX_ACTIVE_SESSIONS) && !(ht === HT.TRANSIENT && slot < MAX_LOADED_OBJECTS)) {
+        fail(RC.VALUE, n, `${hex} is not a context handle`);
+      }
+      // Observed from swtpm 0.7.1: ContextSave of an empty object slot or an unknown session is 0x910.
+      const loaded = session ? ctx.findSession(handle) : (ctx.findObject(handle) ?? ctx.findSequence(handle));
+      if (!loaded) throw new TpmError(RC.REFERENCE_H0 + (n - 1), `${hex} is not loaded`);
+      return;
+    }
+    case 'entity':
+      switch (handle >>> 24) {
+        case HT.PERMANENT:
+          if (
+            handle !== RH.OWNER &&
+            handle !== RH.ENDORSEMENT &&
+            handle !== RH.PLATFORM &&
+            handle !== RH.LOCKOUT
+          ) {
+            fail(RC.VALUE, n, `${hex} is not an entity`);
+          }
+          return;
+        case HT.PCR:
+          if (handle >= PCR_COUNT) fail(RC.VALUE, n, `${hex} is not a PCR`);
+          return;
+        case HT.NV_INDEX:
+          if (!ctx.findNv(handle)) fail(RC.HANDLE, n, `NV index ${hex} is not defined`);
+          return;
+        case HT.TRANSIENT:
+        case HT.PERSISTENT:
+          validateObjectHandle(ctx, handle, n, hex);
+          return;
+        default:
+          fail(RC.VALUE, n, `${hex} is not an entity`);
+      }
   }
 }
 

@@ -12,6 +12,10 @@ export const PCR_BANKS: readonly HashAlgName[] = ['sha1', 'sha256', 'sha384'];
 export const MAX_LOADED_OBJECTS = 3;
 /** Sequence objects share the object slots in the reference implementation. */
 export const PRIMARY_SEED_SIZE = 32;
+/** libtpms' MAX_LOADED_SESSIONS: authorization sessions held in TPM RAM at once. */
+export const MAX_LOADED_SESSIONS = 3;
+/** libtpms' MAX_ACTIVE_SESSIONS: session handles run from 0x02000000/0x03000000 to + 63. */
+export const MAX_ACTIVE_SESSIONS = 64;
 
 export interface NvIndex {
   handle: number;
@@ -77,6 +81,31 @@ export interface HashSequence {
   ticketSafe?: boolean;
 }
 
+/** An HMAC authorization session started by TPM2_StartAuthSession (the reference code's SESSION). */
+export interface AuthSession {
+  /** HMAC_SESSION_FIRST + the session's context slot. */
+  handle: number;
+  /** TPMI_ALG_HASH of the session: HMACs, cpHash/rpHash and KDFa use it. */
+  authHash: number;
+  /** TPMT_SYM_DEF for parameter encryption: TPM_ALG_NULL, TPM_ALG_XOR (keyBits = hash) or AES (mode CFB). */
+  symAlgorithm: number;
+  symKeyBits: number;
+  symMode: number;
+  /** KDFa(authHash, bind authValue || salt, "ATH", nonceTPM, nonceCaller): empty when unbound and unsalted. */
+  sessionKey: Uint8Array;
+  /** The TPM's current nonce (as long as StartAuthSession's nonceCaller); new in every successful response. */
+  nonceTPM: Uint8Array;
+  /**
+   * Bound sessions (bind != TPM_RH_NULL): the bind entity's Name and authValue (trailing zeros removed)
+   * at StartAuthSession. The session is bound to an entity while both still match (IsSessionBindEntity).
+   */
+  bound: boolean;
+  boundName: Uint8Array;
+  boundAuth: Uint8Array;
+  /** Bound to a DA-protected entity (libtpms isDaBound): a wrong HMAC is then TPM_RC_AUTH_FAIL. */
+  daBound: boolean;
+}
+
 export interface VolatileState {
   /** PCR values per bank, PCR_COUNT entries each. */
   pcrs: Record<HashAlgName, Uint8Array[]>;
@@ -91,6 +120,10 @@ export interface VolatileState {
   selfTestDone: boolean;
   /** Counter of PCR changes, reported in PCR_Read. */
   pcrUpdateCounter: number;
+  /** Loaded HMAC sessions, in creation order (at most MAX_LOADED_SESSIONS). */
+  sessions: AuthSession[];
+  /** gr.objectContextID: the sequence number of the last object context saved (ContextSave). */
+  objectContextId: number;
 }
 
 export interface SaveState {

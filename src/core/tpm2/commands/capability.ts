@@ -7,7 +7,7 @@ import { ALG, CAP, CC, ECC_CURVE, HT, PT_FIXED, PT_VAR, RH } from '../constants'
 import type { TpmContext } from '../context';
 import type { TpmWriter } from '../marshal';
 import { RC, rcParam, TpmError } from '../rc';
-import { MAX_LOADED_OBJECTS, PCR_BANKS, PCR_COUNT } from '../state';
+import { MAX_ACTIVE_SESSIONS, MAX_LOADED_OBJECTS, MAX_LOADED_SESSIONS, PCR_BANKS, PCR_COUNT } from '../state';
 import { hashByName } from '../hash';
 import type { CommandSpec } from '../command';
 
@@ -150,15 +150,17 @@ const NT_COUNTER = 0x1;
 
 function variableProperties(ctx: TpmContext): Array<[number, number]> {
   const loaded = ctx.vol.objects.length + ctx.vol.sequences.length;
+  const sessions = ctx.vol.sessions.length;
   const counters = ctx.perm.nvIndices.filter((n) => ((n.attributes >>> 4) & 0xf) === NT_COUNTER).length;
   return [
     [PT_VAR + 0, 0x400], // PERMANENT: tpmGeneratedEPS
     [PT_VAR + 1, 0x8000000f], // STARTUP_CLEAR: phEnable, shEnable, ehEnable, phEnableNV, orderly
     [PT_VAR + 2, ctx.perm.nvIndices.length], // HR_NV_INDEX
-    [PT_VAR + 3, loaded], // HR_LOADED
-    [PT_VAR + 4, MAX_LOADED_OBJECTS - loaded], // HR_LOADED_AVAIL
-    [PT_VAR + 5, 0], // HR_ACTIVE
-    [PT_VAR + 6, 0x40], // HR_ACTIVE_AVAIL
+    // HR_LOADED counts sessions, not objects (observed from swtpm 0.7.1: 0 with a primary key loaded).
+    [PT_VAR + 3, sessions], // HR_LOADED
+    [PT_VAR + 4, MAX_LOADED_SESSIONS - sessions], // HR_LOADED_AVAIL
+    [PT_VAR + 5, sessions], // HR_ACTIVE (no session is ever saved here)
+    [PT_VAR + 6, MAX_ACTIVE_SESSIONS - sessions], // HR_ACTIVE_AVAIL
     [PT_VAR + 7, MAX_LOADED_OBJECTS - loaded], // HR_TRANSIENT_AVAIL
     [PT_VAR + 8, 0], // HR_PERSISTENT
     [PT_VAR + 9, 0x41], // HR_PERSISTENT_AVAIL
@@ -188,8 +190,9 @@ function handlesOfType(ctx: TpmContext, type: number): number[] | undefined {
       return [...ctx.vol.objects, ...ctx.vol.sequences].map((o) => o.handle).sort((a, b) => a - b);
     case HT.PERMANENT:
       return PERMANENT_HANDLES;
-    case HT.PERSISTENT:
     case HT.HMAC_SESSION:
+      return ctx.vol.sessions.map((s) => s.handle).sort((a, b) => a - b);
+    case HT.PERSISTENT:
     case HT.POLICY_SESSION:
       return [];
     default:

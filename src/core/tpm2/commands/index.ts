@@ -10,6 +10,8 @@ import { PCR_COMMANDS } from './pcr';
 import { GetRandom, StirRandom } from './random';
 import { GetTestResult, IncrementalSelfTest, SelfTest } from './selftest';
 import { Shutdown, Startup } from './startup';
+import { StartAuthSession } from '../session';
+import { CONTEXT_COMMANDS } from './context';
 
 export const COMMANDS: readonly CommandSpec[] = [
   IncrementalSelfTest,
@@ -25,6 +27,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...HASH_COMMANDS,
   ...NV_COMMANDS,
   ...OBJECT_COMMANDS,
+  StartAuthSession,
+  ...CONTEXT_COMMANDS,
 ].sort((a, b) => a.code - b.code);
 
 registerCommandTable(COMMANDS);

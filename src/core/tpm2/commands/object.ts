@@ -33,14 +33,11 @@ import {
 } from '../public-area';
 import { readPcrSelection, selectedPcrs, writePcrSelection, type PcrSelection } from '../pcr-select';
 import { RC, rcParam, TpmError } from '../rc';
-import { MAX_LOADED_OBJECTS, type LoadedObject } from '../state';
+import { MAX_ACTIVE_SESSIONS, MAX_LOADED_OBJECTS, type LoadedObject } from '../state';
 
 /** DRBG personalization label for primary keys (libtpms PRIMARY_OBJECT_CREATION, with its NUL). */
 export const PRIMARY_OBJECT_CREATION = 'Primary Object Creation\0';
 const PRIMARY_LABEL = new TextEncoder().encode(PRIMARY_OBJECT_CREATION);
-
-/** libtpms' MAX_ACTIVE_SESSIONS: session handles run from 0x02000000/0x03000000 to + 63. */
-const MAX_ACTIVE_SESSIONS = 64;
 
 /**
  * PCRComputeCurrentDigest: H_hashAlg of the selected PCR values, bank by bank in the order of the
@@ -227,8 +224,10 @@ export const FlushContext = defineCommand({
       if (!ctx.flushTransient(flushHandle)) throw new TpmError(rcParam(RC.HANDLE, 1), `${hex} is not loaded`);
       return;
     }
-    // An HMAC or policy session: this engine cannot start sessions, so none is ever loaded or saved.
-    throw new TpmError(rcParam(RC.HANDLE, 1), `session ${hex} is not loaded`);
+    // An HMAC or policy session: loaded (this engine does not save sessions) or TPM_RC_HANDLE + P1.
+    if (!ctx.findSession(flushHandle))
+      throw new TpmError(rcParam(RC.HANDLE, 1), `session ${hex} is not loaded`);
+    ctx.vol.sessions = ctx.vol.sessions.filter((s) => s.handle !== flushHandle);
   },
 });
 

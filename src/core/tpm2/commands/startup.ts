@@ -41,6 +41,8 @@ function startup(ctx: TpmContext, type: number): void {
   // Transient objects and sequences never survive a Startup.
   vol.objects = [];
   vol.sequences = [];
+  // No session is saved in this engine (ContextSave takes objects only), so every Startup flushes all.
+  vol.sessions = [];
   vol.pcrs = freshPcrs();
   if (type === SU.STATE && saved) {
     // TPM Resume: state-saved PCRs come back, the rest start fresh.
@@ -65,6 +67,7 @@ function startup(ctx: TpmContext, type: number): void {
     countPcrStartup(ctx, false);
     vol.nullSeed = ctx.random(PRIMARY_SEED_SIZE);
     vol.nullProof = ctx.random(PRIMARY_SEED_SIZE);
+    vol.objectContextId = 0;
     nvStartup(ctx, 'reset', orderlyBefore);
   }
   ctx.saved = null;
