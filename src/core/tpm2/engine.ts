@@ -154,7 +154,7 @@ function buildResponse(
 ): Uint8Array {
   const w = new TpmWriter(TPM_HEADER_SIZE + call.out.length + 32);
   w.u16(tag);
-  const fillSize = w.sizeField(4);
+  w.u32(0); // responseSize: the whole response, filled in below
   w.u32(RC.SUCCESS);
   if (spec.responseHandle) w.u32(call.responseHandle ?? 0);
   const params = call.out.finish().slice();
@@ -162,8 +162,6 @@ function buildResponse(
   if (tag === ST.SESSIONS) w.u32(params.length);
   w.bytes(params);
   if (sessions) w.bytes(sessions);
-  fillSize();
-  // sizeField counts from after the size field; the header's size counts the whole response.
   const out = w.finish();
   new DataView(out.buffer).setUint32(2, out.length);
   return out;
