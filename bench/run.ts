@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { benchScheduler } from './scheduler.bench';
+import { benchTis } from './tis.bench';
 import { benchTpm } from './tpm.bench';
 import type { BenchResult } from './types';
 
@@ -15,7 +16,7 @@ function formatMet(r: BenchResult): string {
 }
 
 async function main(): Promise<void> {
-  const results: BenchResult[] = [...(await benchScheduler()), ...(await benchTpm())];
+  const results: BenchResult[] = [...(await benchScheduler()), ...(await benchTpm()), ...(await benchTis())];
 
   const rows = results.map((r) => [r.name, formatValue(r), r.target ?? '—', formatMet(r)]);
   const header = ['benchmark', 'result', 'target', 'met?'];

@@ -1,7 +1,8 @@
-// The `tislab` command line over the same core the browser runs. Later issues add tpm-server, replay,
+// The `tislab` command line over the same core the browser runs. Later issues add
 // run and sweep as entries in COMMANDS.
 import { parseArgs } from 'node:util';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io';
+import { REPLAY_USAGE, runReplay } from './replay';
 import { runTpmServer, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
 import { readVersion } from './version';
 
@@ -39,6 +40,12 @@ const COMMANDS: Command[] = [
     summary: TPM_SERVER_SUMMARY,
     usage: TPM_SERVER_USAGE,
     run: runTpmServer,
+  },
+  {
+    name: 'replay',
+    summary: 'replay TIS register accesses (JSON or a QEMU trace) and print what the model returns',
+    usage: REPLAY_USAGE,
+    run: runReplay,
   },
   {
     name: 'help',

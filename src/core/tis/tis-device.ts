@@ -1,0 +1,168 @@
+// The TIS device as the rest of the simulator sees it: MMIO reads and writes at region-relative
+// addresses (QEMU's MemoryRegionOps view, 0..0x4fff), the backend's completion callback, reset, an IRQ
+// line and a trace. It holds the machine's snapshot and advances it with XState's pure transition(), so
+// the model stays deterministic; it then carries out the effects the step asked for (backend calls,
+// IRQ, trace) in the order QEMU makes them.
+//
+// The machine runs in an XState actor: its only action is an assign, so the actor is as deterministic as
+// the pure transition() function, and actor.send is several times faster than transition() (which builds
+// a new actor scope per call; measured in XState 5.33), which matters at one event per MMIO access.
+import { createActor } from 'xstate';
+import type { Actor, SnapshotFrom } from 'xstate';
+import type { BackendCmd, TpmBackendPort, TpmFrontend } from './backend-port';
+import { REG_ACCESS, TIS_ADDR_SIZE, TIS_STATE_NAMES, registerOffset } from './registers';
+import type { TisStateName } from './registers';
+import type { TisEffect, TisEvent, TraceData } from './tis-logic';
+import { stepOnce, tisMachine } from './tis.machine';
+
+export type TisSnapshot = SnapshotFrom<typeof tisMachine>;
+export type TisTraceHook = (kind: string, data: TraceData) => void;
+
+export interface TisDeviceOptions {
+  /** Receives every trace event, named like QEMU's trace points (tpm_tis_mmio_read, ...). */
+  trace?: TisTraceHook;
+  /** Called with 1 for each qemu_irq_raise and 0 for each qemu_irq_lower QEMU's TIS would make. */
+  onIrq?: (level: 0 | 1) => void;
+}
+
+/** A plain-data view of the registers (for the UI and the vmstate), detached from the live model. */
+export interface TisRegisterView {
+  activeLocality: number;
+  nextLocality: number;
+  abortingLocality: number;
+  rwOffset: number;
+  /** A copy of the shared buffer. */
+  buffer: Uint8Array;
+  irqLevel: 0 | 1;
+  localities: {
+    state: TisStateName;
+    access: number;
+    sts: number;
+    inte: number;
+    ints: number;
+    ifaceId: number;
+  }[];
+}
+
+export class TisDevice implements TpmFrontend {
+  private readonly actor: Actor<typeof tisMachine>;
+  private readonly port: TpmBackendPort;
+  private readonly traceHook: TisTraceHook | undefined;
+  private readonly onIrq: ((level: 0 | 1) => void) | undefined;
+
+  constructor(port: TpmBackendPort, options: TisDeviceOptions = {}) {
+    this.port = port;
+    this.traceHook = options.trace;
+    this.onIrq = options.onIrq;
+    this.actor = createActor(tisMachine, {
+      input: { bufferSize: port.getBufferSize(), tpmVersion: port.getTpmVersion() },
+    }).start();
+  }
+
+  /** The machine's snapshot (state value and register file). Its buffer is the live one. */
+  get machineSnapshot(): TisSnapshot {
+    return this.actor.getSnapshot();
+  }
+
+  get irqLevel(): 0 | 1 {
+    return this.actor.getSnapshot().context.regs.irqLevel;
+  }
+
+  /** tpm_tis_mmio_read: addr relative to 0xFED40000, size 1, 2 or 4; returns `size` bytes. */
+  read(addr: number, size: number): number {
+    checkAccess(addr, size);
+    // Like QEMU, ask the backend for the established flag on every ACCESS read.
+    const event: TisEvent =
+      registerOffset(addr) === REG_ACCESS
+        ? { type: 'mmio.read', addr, size, tpmEstablished: this.port.getTpmEstablishedFlag() }
+        : { type: 'mmio.read', addr, size };
+    return this.send(event);
+  }
+
+  /** tpm_tis_mmio_write: addr relative to 0xFED40000, size 1, 2 or 4. */
+  write(addr: number, size: number, value: number): void {
+    checkAccess(addr, size);
+    this.send({ type: 'mmio.write', addr, size, value });
+  }
+
+  /** tpm_tis_request_completed: the backend's bottom half, with cmd.output holding the response. */
+  requestCompleted(cmd: BackendCmd, ret: number): void {
+    this.send({ type: 'backend.completed', output: cmd.output, selftestDone: cmd.selftestDone, ret });
+  }
+
+  /** tpm_tis_reset: backend reset and startup, then the reset register values. */
+  reset(): void {
+    const bufferSize = this.port.getBufferSize();
+    const tpmVersion = this.port.getTpmVersion();
+    this.port.reset();
+    this.send({ type: 'reset', bufferSize, tpmVersion, tpmEstablished: this.port.getTpmEstablishedFlag() });
+  }
+
+  /** A detached copy of the register file. */
+  snapshot(): TisRegisterView {
+    const r = this.actor.getSnapshot().context.regs;
+    return {
+      activeLocality: r.activeLocty,
+      nextLocality: r.nextLocty,
+      abortingLocality: r.abortingLocty,
+      rwOffset: r.rwOffset,
+      buffer: r.buffer.slice(),
+      irqLevel: r.irqLevel,
+      localities: r.loc.map((l) => ({
+        state: TIS_STATE_NAMES[l.state],
+        access: l.access,
+        sts: l.sts,
+        inte: l.inte,
+        ints: l.ints,
+        ifaceId: l.ifaceId,
+      })),
+    };
+  }
+
+  /** One event through the machine; returns the read value (0 for other events). */
+  private send(event: TisEvent): number {
+    // The same memoised step the machine's guards and assign use, so it is computed once per event.
+    const result = stepOnce(this.actor.getSnapshot().context.regs, event);
+    this.actor.send(event);
+    const effects = result.effects;
+    for (let i = 0; i < effects.length; i++) this.perform(effects[i] as TisEffect);
+    return result.readValue;
+  }
+
+  private perform(effect: TisEffect): void {
+    switch (effect.kind) {
+      case 'trace':
+        this.traceHook?.(effect.name, effect.data);
+        break;
+      case 'irq':
+        this.onIrq?.(effect.level);
+        break;
+      case 'deliver':
+        this.port.deliverRequest({
+          locality: effect.locality,
+          // A copy: the guest may overwrite the shared buffer while the backend still runs the command.
+          input: this.actor.getSnapshot().context.regs.buffer.slice(0, effect.inLength),
+          output: null,
+          selftestDone: false,
+        });
+        break;
+      case 'cancel':
+        this.port.cancelCmd();
+        break;
+      case 'resetEstablished':
+        this.port.resetTpmEstablishedFlag(effect.locality);
+        break;
+    }
+  }
+}
+
+function checkAccess(addr: number, size: number): void {
+  if (!Number.isInteger(addr) || addr < 0 || addr >= TIS_ADDR_SIZE) {
+    throw new RangeError(
+      `TIS access at offset ${String(addr)}: expected an offset within the region, 0 to 0x${TIS_ADDR_SIZE.toString(16)} (exclusive)`,
+    );
+  }
+  if (size !== 1 && size !== 2 && size !== 4) {
+    throw new RangeError(`TIS access of size ${String(size)}: QEMU's TIS accepts 1, 2 or 4 bytes`);
+  }
+}
