@@ -1,6 +1,6 @@
 // The real tpm2-tools 5.4 against `tislab tpm-server`, through the TSS's swtpm TCTI
 // (-T swtpm:host=127.0.0.1,port=P: one connection per command, SET_LOCALITY on the control channel).
-// scripts/ensure-tpm2-tools.mjs installs the tools before `npm run test:unit`.
+// scripts/ensure-test-tools.mjs installs the tools before `npm run test:unit`.
 //
 // Every expectation was checked by running the same tool against swtpm 0.7.1 / libtpms 0.9.2 by hand
 // ("observed"); values that come from the TPM's seeds (keys, names, HMACs) differ by design.
