@@ -6,6 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { assign, createActor, setup } from 'xstate';
 import { buildCommand } from '../src/core/tpm2/build';
 import { CC } from '../src/core/tpm2/constants';
+import { TraceLog } from '../src/core/kernel/trace';
+import { nodeSha256Stream } from '../src/cli/node-sha256';
 import { createTisRig } from '../src/core/vm/tis-rig';
 import type { BenchResult } from './types';
 
@@ -26,8 +28,13 @@ function bareSendRate(events: number): number {
   return events / ((performance.now() - start) / 1000);
 }
 
-async function tisRate(transactions: number): Promise<number> {
-  const rig = await createTisRig({ seed: 'bench-tis' });
+interface TisRate {
+  accessesPerS: number;
+  machineEventsPerAccess: number;
+}
+
+async function tisRate(transactions: number, foldAccesses = true): Promise<TisRate> {
+  const rig = await createTisRig({ seed: 'bench-tis', foldAccesses });
   const { tis, scheduler } = rig;
   const command = buildCommand({ code: CC.GetRandom, params: (w) => w.u16(8) });
   let accesses = 0;
@@ -39,6 +46,7 @@ async function tisRate(transactions: number): Promise<number> {
     accesses++;
     tis.write(addr, size, value);
   };
+  const eventsBefore = tis.machineEventCount;
   const start = performance.now();
   for (let t = 0; t < transactions; t++) {
     write(ACCESS, 1, 0x02);
@@ -56,28 +64,47 @@ async function tisRate(transactions: number): Promise<number> {
     write(STS, 1, 0x40);
     write(ACCESS, 1, 0x20);
   }
-  return accesses / ((performance.now() - start) / 1000);
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    accessesPerS: accesses / seconds,
+    machineEventsPerAccess: (tis.machineEventCount - eventsBefore) / accesses,
+  };
 }
 
 export async function benchTis(): Promise<BenchResult[]> {
-  // Warm up both paths, then take the best of three.
+  // As the CLI does: the trace hash through Node's native SHA-256.
+  TraceLog.useSha256(nodeSha256Stream);
+  // Warm up all paths, then take the best of three.
   bareSendRate(50_000);
   await tisRate(200);
+  await tisRate(200, false);
   let bare = 0;
-  let tisBest = 0;
+  let best: TisRate = { accessesPerS: 0, machineEventsPerAccess: 0 };
+  let unfolded = 0;
   for (let i = 0; i < 3; i++) {
     bare = Math.max(bare, bareSendRate(500_000));
-    tisBest = Math.max(tisBest, await tisRate(3_000));
+    const r = await tisRate(3_000);
+    if (r.accessesPerS > best.accessesPerS) best = r;
+    unfolded = Math.max(unfolded, (await tisRate(1_000, false)).accessesPerS);
   }
   return [
     { name: 'xstate bare actor.send (trivial machine)', value: Math.round(bare), unit: 'events/s' },
     {
       name: 'TIS MMIO accesses with backend + TPM (GetRandom transactions)',
-      value: Math.round(tisBest),
+      value: Math.round(best.accessesPerS),
       unit: 'accesses/s',
       target: '>= 50% of bare actor.send',
-      met: tisBest >= bare / 2,
-      note: `${((100 * tisBest) / bare).toFixed(0)}% of the bare actor.send rate; best of 3`,
+      met: best.accessesPerS >= bare / 2,
+      note:
+        `${((100 * best.accessesPerS) / bare).toFixed(0)}% of the bare actor.send rate, with the full ` +
+        `QEMU-named trace and its SHA-256; ${best.machineEventsPerAccess.toFixed(2)} machine events per ` +
+        'access (accesses that move no state folded); best of 3',
+    },
+    {
+      name: 'TIS MMIO accesses, every access through the machine',
+      value: Math.round(unfolded),
+      unit: 'accesses/s',
+      note: 'the same transactions with folding off (foldAccesses: false), for comparison',
     },
   ];
 }

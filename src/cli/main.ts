@@ -5,6 +5,8 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io'
 import { REPLAY_USAGE, runReplay } from './replay';
 import { runTpmServer, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
 import { readVersion } from './version';
+import { TraceLog } from '../core/kernel/trace';
+import { nodeSha256Stream } from './node-sha256';
 
 interface Command {
   name: string;
@@ -76,6 +78,7 @@ function printHelp(io: CliIo): void {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  TraceLog.useSha256(nodeSha256Stream);
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h') {
     if (first === undefined) {

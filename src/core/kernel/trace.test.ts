@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JsonValue } from './json';
 import { TraceLog } from './trace';
@@ -71,6 +72,29 @@ describe('TraceLog', () => {
     expect(new Set(hashes).size).toBe(1);
     const full = fill(new TraceLog({ windowSize: 100 }), manyRows);
     expect(hashes[0]).toBe(createHash('sha256').update(full.toJsonl()).digest('hex'));
+  });
+
+  it('hashes exactly the JSONL it exports, for flat and nested data, odd keys and numbers included', () => {
+    const keyArb = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'é', 'a"b', ''));
+    const scalarArb = fc.oneof(
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.constantFrom(-0, 1e21, 5e-324, null, true, false),
+      fc.string(),
+    );
+    const dataArb: fc.Arbitrary<JsonValue> = fc.oneof(
+      scalarArb,
+      fc.dictionary(keyArb, scalarArb),
+      fc.dictionary(keyArb, fc.oneof(scalarArb, fc.array(scalarArb), fc.dictionary(keyArb, scalarArb))),
+    );
+    fc.assert(
+      fc.property(fc.array(dataArb, { maxLength: 30 }), (datas) => {
+        const log = new TraceLog();
+        datas.forEach((d, i) => log.append(i, 'tis', 'k', d));
+        expect(log.traceHash()).toBe(createHash('sha256').update(log.toJsonl()).digest('hex'));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('traceHash changes when any event changes', () => {

@@ -61,10 +61,13 @@ export class FakeBackend implements TpmBackendPort {
   }
 }
 
-export function newTis(bufferSize = 4096): { tis: TisDevice; be: FakeBackend; trace: [string, unknown][] } {
+export function newTis(
+  bufferSize = 4096,
+  foldAccesses = true,
+): { tis: TisDevice; be: FakeBackend; trace: [string, unknown][] } {
   const be = new FakeBackend(bufferSize);
   const trace: [string, unknown][] = [];
-  const tis = new TisDevice(be, { trace: (kind, data) => trace.push([kind, data]) });
+  const tis = new TisDevice(be, { trace: (kind, data) => trace.push([kind, data]), foldAccesses });
   be.frontend = tis;
   return { tis, be, trace };
 }

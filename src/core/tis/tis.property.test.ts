@@ -78,6 +78,24 @@ function sendCommand(tis: ReturnType<typeof newTis>['tis'], l: number): void {
   tis.write(reg(l, REG_STS), 1, 0x20);
 }
 
+type AnyOp = Op | { op: 'send'; l: number } | { op: 'look' };
+
+function apply(t: ReturnType<typeof newTis>, o: AnyOp): void {
+  const { tis, be } = t;
+  if (o.op === 'r') tis.read(o.addr, o.size);
+  else if (o.op === 'w') tis.write(o.addr, o.size, o.value);
+  else if (o.op === 'send') sendCommand(tis, o.l);
+  else if (o.op === 'complete') {
+    if (be.pending !== null) be.complete(tis, RESPONSE, o.selftest);
+  } else if (o.op === 'reset') tis.reset();
+}
+
+/** The machine's snapshot as plain data, its buffer copied. */
+function view(tis: ReturnType<typeof newTis>['tis']): unknown {
+  const snap = tis.machineSnapshot;
+  return { value: snap.value, regs: { ...snap.context.regs, buffer: [...snap.context.regs.buffer] } };
+}
+
 const RESPONSE = Uint8Array.from([0x80, 0x01, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x00]);
 
 describe('TIS model under random MMIO', () => {
@@ -92,14 +110,10 @@ describe('TIS model under random MMIO', () => {
           { maxLength: 120 },
         ),
         (ops) => {
-          const { tis, be } = newTis();
+          const t = newTis();
+          const { tis } = t;
           for (const o of ops) {
-            if (o.op === 'r') tis.read(o.addr, o.size);
-            else if (o.op === 'w') tis.write(o.addr, o.size, o.value);
-            else if (o.op === 'send') sendCommand(tis, o.l);
-            else if (o.op === 'complete') {
-              if (be.pending !== null) be.complete(tis, RESPONSE, o.selftest);
-            } else tis.reset();
+            apply(t, o);
             const bad = invariantViolations(tis.machineSnapshot);
             if (bad.length > 0) throw new Error(`after ${JSON.stringify(o)}: ${bad.join('; ')}`);
             const actives = tis.snapshot().localities.filter((l) => l.access & 0x20).length;
@@ -108,6 +122,40 @@ describe('TIS model under random MMIO', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('folding accesses that move no state', () => {
+  it('gives the snapshot that sending every access through the machine gives, whenever it is read', () => {
+    const lookArb = fc.constant({ op: 'look' as const });
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            { weight: 10, arbitrary: opArb as fc.Arbitrary<AnyOp> },
+            {
+              weight: 2,
+              arbitrary: fc.integer({ min: 0, max: 3 }).map((l): AnyOp => ({ op: 'send', l })),
+            },
+            { weight: 2, arbitrary: lookArb },
+          ),
+          { maxLength: 150 },
+        ),
+        (ops) => {
+          const folded = newTis(4096, true);
+          const every = newTis(4096, false);
+          for (const o of ops) {
+            apply(folded, o);
+            apply(every, o);
+            if (o.op === 'look') expect(view(folded.tis)).toEqual(view(every.tis));
+          }
+          expect(view(folded.tis)).toEqual(view(every.tis));
+          expect(folded.trace).toEqual(every.trace);
+          expect(folded.tis.machineEventCount).toBeLessThanOrEqual(every.tis.machineEventCount);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

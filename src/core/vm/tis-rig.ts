@@ -20,6 +20,8 @@ export interface TisRigOptions {
   startupClear?: boolean;
   speed?: number;
   traceWindow?: number;
+  /** TisDevice's foldAccesses (default true). */
+  foldAccesses?: boolean;
 }
 
 export async function createTisRig(opts: TisRigOptions): Promise<TisRig> {
@@ -33,7 +35,8 @@ export async function createTisRig(opts: TisRigOptions): Promise<TisRig> {
   const backend = new EmulatorBackend({ scheduler, trace, transport: new InProcessTransport(device) });
   await backend.init();
   const tis = new TisDevice(backend, {
-    trace: (kind, data) => trace.append(scheduler.nowNs, 'tis', kind, { ...data }),
+    trace: (kind, data) => trace.append(scheduler.nowNs, 'tis', kind, data),
+    foldAccesses: opts.foldAccesses ?? true,
   });
   backend.setFrontend(tis);
   return { scheduler, trace, backend, tis };
