@@ -18,8 +18,9 @@
 import { createActor } from 'xstate';
 import type { Actor, SnapshotFrom } from 'xstate';
 import type { BackendCmd, TpmBackendPort, TpmFrontend } from './backend-port';
-import { REG_ACCESS, TIS_ADDR_SIZE, TIS_STATE_NAMES, registerOffset } from './registers';
-import type { TisStateName } from './registers';
+import { REG_ACCESS, TIS_ADDR_SIZE, TIS_STATE_NAMES, isValidLocality, registerOffset } from './registers';
+import { loadMigratedRegisters } from './tis-restore';
+import type { TisMigratedState } from './tis-restore';
 import type { TisEffect, TisEvent, TraceData } from './tis-logic';
 import type { TisRegisters } from './tis-logic';
 import { movesState, stepOnce, tisMachine } from './tis.machine';
@@ -38,26 +39,10 @@ export interface TisDeviceOptions {
 }
 
 /** A plain-data view of the registers (for the UI and the vmstate), detached from the live model. */
-export interface TisRegisterView {
-  activeLocality: number;
-  nextLocality: number;
-  abortingLocality: number;
-  rwOffset: number;
-  /** A copy of the shared buffer. */
-  buffer: Uint8Array;
-  irqLevel: 0 | 1;
-  localities: {
-    state: TisStateName;
-    access: number;
-    sts: number;
-    inte: number;
-    ints: number;
-    ifaceId: number;
-  }[];
-}
+export type TisRegisterView = TisMigratedState;
 
 export class TisDevice implements TpmFrontend {
-  private readonly actor: Actor<typeof tisMachine>;
+  private actor: Actor<typeof tisMachine>;
   private readonly port: TpmBackendPort;
   private readonly traceHook: TisTraceHook | undefined;
   private readonly onIrq: ((level: 0 | 1) => void) | undefined;
@@ -119,6 +104,34 @@ export class TisDevice implements TpmFrontend {
     const tpmVersion = this.port.getTpmVersion();
     this.port.reset();
     this.send({ type: 'reset', bufferSize, tpmVersion, tpmEstablished: this.port.getTpmEstablishedFlag() });
+  }
+
+  /**
+   * Loads migrated registers (a view as snapshot() gives, e.g. decoded from a "tpm-tis" vmstate section).
+   * Everything is checked first: a bad value throws a TisStateError naming the field and changes nothing.
+   * The machine restarts in the states those registers imply. Not migrated, as in QEMU: the backend's
+   * buffer size and version, the IRQ number, the established flag, and the command last handed to the
+   * backend (s->cmd), unless `pendingCommand` says which locality and length it had.
+   */
+  restore(state: TisRegisterView, pendingCommand?: { locality: number; inLength: number }): void {
+    const loaded = loadMigratedRegisters(this.regs, state);
+    const regs =
+      pendingCommand === undefined
+        ? loaded
+        : { ...loaded, cmdLocty: pendingCommand.locality, cmdInLength: pendingCommand.inLength };
+    const value = {
+      locality: isValidLocality(regs.activeLocty) ? `l${regs.activeLocty}` : 'none',
+      abort: isValidLocality(regs.nextLocty) ? 'deferred' : 'clear',
+      ...Object.fromEntries(regs.loc.map((l, i) => [`cmd${i}`, TIS_STATE_NAMES[l.state]])),
+      registers: 'file',
+    };
+    const snapshot = tisMachine.resolveState({ value, context: { regs } });
+    this.actor.stop();
+    this.actor = createActor(tisMachine, {
+      snapshot,
+      input: { bufferSize: regs.beBufferSize, tpmVersion: regs.beTpmVersion },
+    }).start();
+    this.regs = regs;
   }
 
   /** A detached copy of the register file. */
