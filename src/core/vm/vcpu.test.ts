@@ -17,7 +17,7 @@ async function tisVcpu(program: GuestProgramFactory, opts: Partial<VcpuOptions> 
 /** A program that records, with the time, every value it is resumed with. */
 function recording(ops: readonly GuestOp[], got: { t: number; input: GuestInput }[], clock: () => number) {
   return () =>
-    (function* () {
+    (function* (): Generator<GuestOp, void, GuestInput> {
       for (const op of ops) {
         const input = yield op;
         got.push({ t: clock(), input });
