@@ -42,6 +42,12 @@ export class TpmReader {
     return this.buf[this.offset++]!;
   }
 
+  /** The next byte, without consuming it. */
+  peekU8(): number {
+    this.need(1);
+    return this.buf[this.offset]!;
+  }
+
   u16(): number {
     this.need(2);
     const b = this.buf;
