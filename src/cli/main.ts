@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io';
 import { REPLAY_USAGE, runReplay } from './replay';
+import { RUN_SUMMARY, RUN_USAGE, runRun } from './run';
 import { runTpmServer, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
 import { readVersion } from './version';
 import { TraceLog } from '../core/kernel/trace';
@@ -48,6 +49,12 @@ const COMMANDS: Command[] = [
     summary: 'replay TIS register accesses (JSON or a QEMU trace) and print what the model returns',
     usage: REPLAY_USAGE,
     run: runReplay,
+  },
+  {
+    name: 'run',
+    summary: RUN_SUMMARY,
+    usage: RUN_USAGE,
+    run: runRun,
   },
   {
     name: 'help',
