@@ -1,6 +1,7 @@
 // Runs every benchmark, prints a table and writes docs/benchmarks.md. Usage: npm run bench
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { benchMachine } from './machine.bench';
 import { benchScheduler } from './scheduler.bench';
 import { benchTis } from './tis.bench';
 import { benchTpm } from './tpm.bench';
@@ -16,7 +17,12 @@ function formatMet(r: BenchResult): string {
 }
 
 async function main(): Promise<void> {
-  const results: BenchResult[] = [...(await benchScheduler()), ...(await benchTpm()), ...(await benchTis())];
+  const results: BenchResult[] = [
+    ...(await benchScheduler()),
+    ...(await benchTpm()),
+    ...(await benchTis()),
+    ...(await benchMachine()),
+  ];
 
   const rows = results.map((r) => [r.name, formatValue(r), r.target ?? '—', formatMet(r)]);
   const header = ['benchmark', 'result', 'target', 'met?'];

@@ -118,11 +118,12 @@ function parseExit(raw: unknown): MmioExit {
   return { phase, addr, size, isWrite, data: data as number | null };
 }
 
+function bad(what: string): never {
+  throw new Error(`guest program yielded a bad operation: ${what}`);
+}
+
 /** Checks an operation a guest program yielded; throws an Error saying what is wrong with it. */
 export function checkGuestOp(op: unknown): GuestOp {
-  const bad = (what: string): never => {
-    throw new Error(`guest program yielded a bad operation: ${what}`);
-  };
   if (!isRecord(op)) return bad(`expected an object, got ${show(op)}`);
   switch (op.op) {
     case 'read':
