@@ -47,6 +47,32 @@ export function duplicatedFifoRead(inner: MmioDevice, n: number): MmioDevice {
   };
 }
 
+/** The status byte read numbered `n` (0-based, 1-byte STS reads only) comes back with `bits` set. */
+export function stsByteReadWithBits(inner: MmioDevice, n: number, bits: number): MmioDevice {
+  let reads = 0;
+  return {
+    read: (offset, size) => {
+      const v = inner.read(offset, size);
+      if ((offset & 0xfff) !== STS || size !== 1) return v;
+      return reads++ === n ? v | bits : v;
+    },
+    write: (offset, size, value) => inner.write(offset, size, value),
+  };
+}
+
+/** FIFO reads numbered as keys of `bytes` (0-based) return the given values instead (the device still reads). */
+export function fifoReadsReplaced(inner: MmioDevice, bytes: ReadonlyMap<number, number>): MmioDevice {
+  let reads = 0;
+  return {
+    read: (offset, size) => {
+      const v = inner.read(offset, size);
+      if ((offset & 0xfff) !== FIFO) return v;
+      return bytes.get(reads++) ?? v;
+    },
+    write: (offset, size, value) => inner.write(offset, size, value),
+  };
+}
+
 /** Probes the driver, then transmits each command once, collecting the results. */
 export function* transmitAll<S extends JsonValue>(
   driver: GuestDriver<S>,

@@ -47,11 +47,11 @@ describe('guest config', () => {
 
   it('refuses a checkpoint state from another program, naming what it expected', () => {
     const factory = createGuestProgram({ driver: 'linux', workload: 'keygen' });
-    expect(() => factory({ workload: 'getrandom', driverName: 'linux' }).next()).toThrow(
+    expect(() => factory({ workload: 'getrandom', driverName: 'linux' })).toThrow(
       /expected workload 'keygen' over driver 'linux'/,
     );
     expect(() =>
-      factory({ workload: 'keygen', driverName: 'linux', iteration: 0, driver: {}, data: {} }).next(),
+      factory({ workload: 'keygen', driverName: 'linux', iteration: 0, driver: {}, data: {} }),
     ).toThrow(/linux driver: malformed state/);
   });
 });

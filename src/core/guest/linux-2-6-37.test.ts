@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   collapsedMmio,
+  stsByteReadWithBits,
   duplicatedFifoRead,
   neverCompletes,
   runDriver,
@@ -116,6 +117,19 @@ describe('2.6.37 tpm_tis driver, failures', () => {
     expect(results[0]?.rc).toBe(0);
     expect(results[0]?.response?.length).toBe(44);
     expect(results[0]?.response?.[43]).toBe(0xff);
+  });
+
+  it('does not resend after a transfer error on the send side: "tpm_transmit: tpm_send: error -5"', async () => {
+    // The sixth status byte read is the dataExpect check after the last byte: report it still set once.
+    const { runner, results } = await runDriver(linux2637Driver, [GET_RANDOM_32], (tis) =>
+      stsByteReadWithBits(tis, 5, 0x08),
+    );
+    expect(results[0]).toEqual({ rc: -5 });
+    expect(runner.lines.map((l) => l.text).slice(1)).toEqual([
+      'tpm_tis tpm_tis: tpm_transmit: tpm_send: error -5',
+    ]);
+    const tx = collapsedMmio(transaction(runner.trace, 0));
+    expect(tx.some(([k]) => k === 'w1 018=20')).toBe(false); // never GO
   });
 
   it('has no invalid-status check: a status of all ones is taken at face value', async () => {

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { CC } from '../tpm2/constants';
 import {
   collapsedMmio,
+  fifoReadsReplaced,
+  stsByteReadWithBits,
   duplicatedFifoRead,
   neverCompletes,
   runDriver,
@@ -178,6 +180,40 @@ describe('linux tpm_tis driver, failures', () => {
     expect(runner.lines.map((l) => l.text)).toContain('tpm tpm0: tpm_transmit: tpm_recv: error -62');
     const writes = collapsedMmio(transaction(runner.trace, 0)).filter(([k]) => k.startsWith('w1 018'));
     expect(writes.map(([k]) => k)).not.toContain('w1 018=02');
+  });
+
+  it('resends the command after a transfer error on the send side (6.6+), without a message', async () => {
+    // The sixth status byte read is the dataExpect check after the last byte: report it still set once.
+    const { runner, results } = await runDriver(linuxDriver, [GET_RANDOM_32], (tis) =>
+      stsByteReadWithBits(tis, 5, 0x08),
+    );
+    expect(results[0]?.rc).toBe(0);
+    const tx = collapsedMmio(transaction(runner.trace, 0));
+    expect(tx.filter(([k]) => k.startsWith('w1 018')).map(([k]) => k)).toEqual([
+      'w1 018=40', // before the data
+      'w1 018=40', // out_err of the failed try
+      'w1 018=20', // GO after the second try
+      'w1 018=40', // end of recv
+    ]);
+    expect(tx.filter(([k]) => k === 'w1 024').reduce((n, [, c]) => n + c, 0)).toBe(2 * 12);
+    expect(runner.lines.filter((l) => l.level === 'err')).toEqual([]);
+  });
+
+  it('resends a command the TPM answers with TPM2_RC_RETRY, 20 ms later', async () => {
+    // Bytes 8 and 9 of the first response say TPM_RC_RETRY (0x922).
+    const retry = new Map([
+      [8, 0x09],
+      [9, 0x22],
+    ]);
+    const { runner, results } = await runDriver(linuxDriver, [GET_RANDOM_32], (tis) =>
+      fifoReadsReplaced(tis, retry),
+    );
+    expect(results[0]?.rc).toBe(0);
+    expect(Array.from(results[0]!.response!.subarray(6, 10))).toEqual([0, 0, 0, 0]);
+    const tx = transaction(runner.trace, 0);
+    const gos = tx.filter((e) => e.op.op === 'write' && e.op.value === 0x20 && (e.op.addr & 0xfff) === 0x18);
+    expect(gos).toHaveLength(2);
+    expect(tx.some((e) => e.op.op === 'sleep' && e.op.ns === 20_000_000)).toBe(true);
   });
 
   it('returns -EPIPE without touching the FIFO when locality 0 is never granted', async () => {

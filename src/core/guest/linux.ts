@@ -9,7 +9,6 @@ import { RC } from '../tpm2/rc';
 import type { GuestDriver, TransmitResult } from './driver';
 import { E2BIG, ECANCELED, EFAULT, ENODATA, EPIPE, ETIME } from './errno';
 import {
-  CHIP_PREFIX,
   devErr,
   tpm_tis_ready,
   tpm_tis_recv,
@@ -193,5 +192,3 @@ export const linuxDriver: GuestDriver<LinuxState> = {
   probe: () => tpm_tis_core_init(),
   transmit: tpm_dev_transmit,
 };
-
-export { CHIP_PREFIX };

@@ -42,17 +42,19 @@ export function createWorkloadProgram<S extends JsonValue>(
   config: WorkloadConfig = {},
 ): GuestProgramFactory {
   const spec = WORKLOADS[workload];
-  return (resume) => runWorkload(spec, driver, config, resume);
+  // A checkpoint state is checked when the program is made, so a bad one fails before anything runs.
+  return (resume) =>
+    runWorkload(spec, driver, config, resume === null ? null : parseState(spec, driver, resume));
 }
 
 function* runWorkload<S extends JsonValue>(
   spec: WorkloadSpec,
   driver: GuestDriver<S>,
   config: WorkloadConfig,
-  resume: JsonValue | null,
+  resume: WorkloadState | null,
 ): GuestProgram {
   const fresh = resume === null;
-  const state = fresh ? freshState(spec, driver) : parseState(spec, driver, resume);
+  const state = resume ?? freshState(spec, driver);
   const driverState = driver.parseState(state.driver);
   if (fresh) yield* driver.probe(driverState);
   // A program rebuilt from a checkpoint continues right after it, so it does not yield it again.
