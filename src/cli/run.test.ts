@@ -85,4 +85,14 @@ describe('tislab run', () => {
     expect(missing.code).toBe(1);
     expect(missing.err[0]).toMatch(/cannot read/);
   });
+
+  it('runs every example config the README shows, to the end of its iterations', async () => {
+    const examples = join(__dirname, '..', '..', 'examples');
+    for (const name of ['keygen-2.6.37.json', 'nv-counter.json']) {
+      const r = await run(['run', join(examples, name)]);
+      expect(r.code, name).toBe(0);
+      expect(r.out.at(-2), name).toMatch(/done after \d+ iterations$/);
+      expect(r.out.join('\n'), name).not.toMatch(/error|skipped/i);
+    }
+  });
 });
