@@ -3,27 +3,15 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REG_ACCESS, REG_DATA_FIFO, REG_STS } from '../tis/registers';
-import { newTis, reg } from '../tis/tis-test-kit';
+import { REG_DATA_FIFO } from '../tis/registers';
+import { GET_RANDOM_RESPONSE, newTis, reg, tisReadingResponse } from '../tis/tis-test-kit';
 import { MigrationLoadError, checkSnapshot, loadSnapshot, writeSnapshot } from './snapshot-file';
 import type { SaveStateEntry } from './snapshot-file';
 import { VMSTATE_TPM_TIS, tisSaveStateEntry } from './tis-vmstate';
 import type { VMStateDescription } from './vmstate';
 
-const GET_RANDOM = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, 8];
-const RESPONSE = Uint8Array.from([0x80, 0x01, 0, 0, 0, 14, 0, 0, 0, 0, 0, 2, 0xab, 0xcd]);
-
-/** A TIS whose driver has read `n` bytes of a GetRandom response. */
-function tisReading(n: number) {
-  const t = newTis();
-  t.tis.write(reg(0, REG_ACCESS), 1, 0x02);
-  t.tis.write(reg(0, REG_STS), 1, 0x40);
-  for (const b of GET_RANDOM) t.tis.write(reg(0, REG_DATA_FIFO), 1, b);
-  t.tis.write(reg(0, REG_STS), 1, 0x20);
-  t.be.complete(t.tis, RESPONSE);
-  for (let i = 0; i < n; i++) t.tis.read(reg(0, REG_DATA_FIFO), 1);
-  return t;
-}
+const RESPONSE = GET_RANDOM_RESPONSE;
+const tisReading = tisReadingResponse;
 
 /** Rewrites the trailing SHA-256 so a deliberately altered body passes the integrity check. */
 function rehash(file: Uint8Array): Uint8Array {

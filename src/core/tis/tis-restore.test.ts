@@ -5,10 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { REG_ACCESS, REG_DATA_FIFO, REG_STS } from './registers';
 import type { TisRegisterView } from './tis-device';
 import { TisStateError } from './tis-restore';
-import { invariantViolations, newTis, reg } from './tis-test-kit';
+import {
+  GET_RANDOM_COMMAND,
+  GET_RANDOM_RESPONSE,
+  invariantViolations,
+  newTis,
+  reg,
+  tisReadingResponse,
+} from './tis-test-kit';
 
-const GET_RANDOM = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, 8];
-const RESPONSE = Uint8Array.from([0x80, 0x01, 0, 0, 0, 14, 0, 0, 0, 0, 0, 2, 0xab, 0xcd]);
+const GET_RANDOM = GET_RANDOM_COMMAND;
+const RESPONSE = GET_RANDOM_RESPONSE;
 
 type Access =
   { op: 'r'; addr: number; size: number } | { op: 'w'; addr: number; size: number; value: number };
@@ -37,17 +44,7 @@ function apply(tis: ReturnType<typeof newTis>['tis'], a: Access): number {
   return -1;
 }
 
-/** Locality 0 sends GetRandom; the response arrives; the driver reads `readBytes` of it. */
-function midTransaction(readBytes: number) {
-  const src = newTis();
-  src.tis.write(reg(0, REG_ACCESS), 1, 0x02);
-  src.tis.write(reg(0, REG_STS), 1, 0x40);
-  for (const b of GET_RANDOM) src.tis.write(reg(0, REG_DATA_FIFO), 1, b);
-  src.tis.write(reg(0, REG_STS), 1, 0x20);
-  src.be.complete(src.tis, RESPONSE);
-  for (let i = 0; i < readBytes; i++) src.tis.read(reg(0, REG_DATA_FIFO), 1);
-  return src;
-}
+const midTransaction = tisReadingResponse;
 
 describe('TisDevice.restore', () => {
   it('continues a half-read response on the destination byte for byte', () => {

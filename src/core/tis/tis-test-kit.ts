@@ -94,3 +94,20 @@ export function invariantViolations(snap: TisSnapshot): string[] {
   if (r.activeLocty !== NO_LOCALITY && !isValidLocality(r.activeLocty)) bad.push(`active ${r.activeLocty}`);
   return bad;
 }
+
+/** GetRandom(8), as a driver writes it to the FIFO. */
+export const GET_RANDOM_COMMAND = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, 8];
+/** A GetRandom response of two random bytes. */
+export const GET_RANDOM_RESPONSE = Uint8Array.from([0x80, 0x01, 0, 0, 0, 14, 0, 0, 0, 0, 0, 2, 0xab, 0xcd]);
+
+/** A TIS whose locality 0 sent GetRandom, got GET_RANDOM_RESPONSE back, and read `n` bytes of it. */
+export function tisReadingResponse(n: number): ReturnType<typeof newTis> {
+  const t = newTis();
+  t.tis.write(reg(0, 0x00), 1, 0x02);
+  t.tis.write(reg(0, 0x18), 1, 0x40);
+  for (const b of GET_RANDOM_COMMAND) t.tis.write(reg(0, 0x24), 1, b);
+  t.tis.write(reg(0, 0x18), 1, 0x20);
+  t.be.complete(t.tis, GET_RANDOM_RESPONSE);
+  for (let i = 0; i < n; i++) t.tis.read(reg(0, 0x24), 1);
+  return t;
+}
