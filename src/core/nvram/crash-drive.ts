@@ -16,11 +16,16 @@ export class CrashingDrive implements Drive {
   private written = 0;
   private crashedFlag = false;
 
-  /** budgetBytes: how many bytes reach the drive before it crashes (Infinity: never). */
+  /** budgetBytes: how many bytes reach the drive before it crashes (Infinity: not until crashAfter). */
   constructor(
     readonly inner: Drive,
-    readonly budgetBytes: number,
+    private budgetBytes = Infinity,
   ) {}
+
+  /** Arms the crash: this many more bytes reach the drive, then it crashes. */
+  crashAfter(moreBytes: number): void {
+    this.budgetBytes = this.written + moreBytes;
+  }
 
   get sizeBytes(): number {
     return this.inner.sizeBytes;
