@@ -330,7 +330,7 @@ describe('misuse', () => {
     await expectRefused(() => n.registerBlob('', 10), 'usage', 'blob name');
     await expectRefused(Nvram.setup('tpm0', drive).start(), 'usage', 'at least one blob');
     await n.start();
-    await expectRefused(n.start(), 'usage', 'twice');
+    await expectRefused(n.start(), 'usage', 'called again');
     await expectRefused(() => n.registerBlob('late', 10), 'usage', 'before start()');
     await expectRefused(() => n.write('nvram', bytes('x')), 'unknown-blob', '"nvram"', 'tpm2-00.permall');
   });

@@ -41,7 +41,7 @@ import {
 export interface WriteOptions {
   /**
    * false (default): the completion resolves once the bytes are on the drive (possibly in its cache).
-   * true: it resolves only after the drive was flushed, as the blobstore's WAIT_COMPLETION flag did.
+   * true: it resolves only after the drive was flushed: the value then survives a crash.
    */
   wait?: boolean;
 }
@@ -130,7 +130,7 @@ export class Nvram {
    * leaves the drive unchanged.
    */
   async start(): Promise<void> {
-    if (this.phase !== 'setup') this.usage('start() was called twice');
+    if (this.phase !== 'setup') this.usage('start() was called again');
     if (this.specs.length === 0) this.usage('register at least one blob before start()');
     this.phase = 'starting';
     try {
