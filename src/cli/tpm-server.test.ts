@@ -5,40 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BLOB_TYPE, CMD, ctrlRequest, ctrlResponse, STATE_FILE, SwtpmDevice } from '../core/swtpm';
-import { buildCommand, parseResponse, pwSession } from '../core/tpm2/build';
-import { CC, RH } from '../core/tpm2/constants';
+import { parseResponse } from '../core/tpm2/build';
 import { fromHex, hex } from '../core/tpm2/marshal';
 import { startTpmServer, type TpmServer } from './tpm-server';
 import { ctrlOnce, startOnFreePort, TcpClient, tpmOnce } from './tpm-test-utils';
+import { STARTUP_CLEAR, nvDefine, nvRead, nvWrite } from '../core/swtpm/nv-test-commands';
 
-const STARTUP_CLEAR = fromHex('80010000000c000001440000');
 const GET_RANDOM_16 = fromHex('80010000000c0000017b0010');
 const READ_CLOCK = fromHex('80010000000a00000181');
-const NV_INDEX = 0x01500016;
-const NV_DATA = new TextEncoder().encode('kept across restarts');
-
-const nvDefine = () =>
-  buildCommand({
-    code: CC.NV_DefineSpace,
-    handles: [RH.OWNER],
-    sessions: [pwSession()],
-    // auth, then TPM2B_NV_PUBLIC: index, sha256, ownerwrite|authwrite|ownerread|authread, no policy, 32 bytes
-    params: (w) => w.u16(0).u16(14).u32(NV_INDEX).u16(0x000b).u32(0x00060006).u16(0).u16(32),
-  });
-const nvWrite = () =>
-  buildCommand({
-    code: CC.NV_Write,
-    handles: [NV_INDEX, NV_INDEX],
-    sessions: [pwSession()],
-    params: (w) => w.tpm2b(NV_DATA).u16(0),
-  });
-const nvRead = () =>
-  buildCommand({
-    code: CC.NV_Read,
-    handles: [NV_INDEX, NV_INDEX],
-    sessions: [pwSession()],
-    params: (w) => w.u16(NV_DATA.length).u16(0),
-  });
 
 const rcOf = (response: Uint8Array) => parseResponse(response).rc;
 /** TPMS_TIME_INFO.clockInfo.clock of a ReadClock response (header, time u64, then clock u64). */

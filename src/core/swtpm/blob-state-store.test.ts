@@ -1,40 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CrashingDrive, MemoryDrive, NvramError, type Drive } from '../nvram';
-import { buildCommand, parseResponse, pwSession } from '../tpm2/build';
-import { CC, RH } from '../tpm2/constants';
-import { fromHex } from '../tpm2/marshal';
+import { parseResponse } from '../tpm2/build';
 import { RC } from '../tpm2/rc';
 import { BlobStateStore, STATE_DRIVE_SIZE } from './blob-state-store';
 import { SwtpmDevice } from './device';
 import { CMD, PTM_INIT_FLAG_DELETE_VOLATILE, u32be } from './ioctl';
 import { STATE_FILE } from './nvstore';
-
-const STARTUP_CLEAR = fromHex('80010000000c000001440000');
-const NV_INDEX = 0x01500016;
-const NV_DATA = new TextEncoder().encode('kept across restarts');
-
-const nvDefine = () =>
-  buildCommand({
-    code: CC.NV_DefineSpace,
-    handles: [RH.OWNER],
-    sessions: [pwSession()],
-    // auth, then TPM2B_NV_PUBLIC: index, sha256, ownerwrite|authwrite|ownerread|authread, no policy, 32 bytes
-    params: (w) => w.u16(0).u16(14).u32(NV_INDEX).u16(0x000b).u32(0x00060006).u16(0).u16(32),
-  });
-const nvWrite = () =>
-  buildCommand({
-    code: CC.NV_Write,
-    handles: [NV_INDEX, NV_INDEX],
-    sessions: [pwSession()],
-    params: (w) => w.tpm2b(NV_DATA).u16(0),
-  });
-const nvRead = () =>
-  buildCommand({
-    code: CC.NV_Read,
-    handles: [NV_INDEX, NV_INDEX],
-    sessions: [pwSession()],
-    params: (w) => w.u16(NV_DATA.length).u16(0),
-  });
+import { STARTUP_CLEAR, nvDefine, nvRead, nvWrite } from './nv-test-commands';
 
 function rc(dev: SwtpmDevice, command: Uint8Array): number {
   return parseResponse(dev.handleCommand(command).response).rc;
