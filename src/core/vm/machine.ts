@@ -7,7 +7,7 @@
 // breakpoint, with the VM still in the running state; pause() is vm_stop, the only thing that applies
 // completeMmioBeforeStop. A snapshot (next issue) is taken after pause().
 import { EmulatorBackend, type BackendPhase } from '../backend/emulator-backend';
-import { InProcessTransport } from '../backend/transport';
+import { InProcessTransport, type TpmTransport } from '../backend/transport';
 import { Scheduler, TraceLog, type JsonValue } from '../kernel';
 import { createGuestProgram, formatConsoleLine, type ConsoleLine } from '../guest';
 import type { GuestInput, GuestOp, GuestProgramFactory } from '../guest/program';
@@ -30,6 +30,11 @@ export interface MachineOptions {
   traceWindow?: number;
   /** Runs this program instead of the one config.guest describes (tests, benchmarks). */
   program?: GuestProgramFactory;
+  /**
+   * The TPM to talk to (a Worker's MessageTransport in the browser, a socket to swtpm). Default: an
+   * in-process swtpm-like TPM made from config.seed and config.tpmSpeed.
+   */
+  transport?: TpmTransport;
 }
 
 /** A plain-data picture of the machine for the UI. */
@@ -255,12 +260,16 @@ export async function createMachine(rawConfig: unknown, options: MachineOptions 
   const program = options.program ?? createGuestProgram(config.guest);
   const scheduler = new Scheduler();
   const trace = new TraceLog({ windowSize: options.traceWindow ?? 10_000 });
-  const device = new SwtpmDevice({
-    seed: config.seed,
-    startupClear: true,
-    ...(config.tpmSpeed === undefined ? {} : { speed: config.tpmSpeed }),
-  });
-  const backend = new EmulatorBackend({ scheduler, trace, transport: new InProcessTransport(device) });
+  const transport =
+    options.transport ??
+    new InProcessTransport(
+      new SwtpmDevice({
+        seed: config.seed,
+        startupClear: true,
+        ...(config.tpmSpeed === undefined ? {} : { speed: config.tpmSpeed }),
+      }),
+    );
+  const backend = new EmulatorBackend({ scheduler, trace, transport });
   await backend.init();
   const machine = new Machine(config, { scheduler, trace, backend }, program);
   machine.vcpu.boot();
