@@ -2,7 +2,8 @@ import { defineConfig, devices } from '@playwright/test';
 import { CHROMIUM_ARGS, findChromium } from './scripts/browser.mjs';
 
 const isCI = !!process.env.CI;
-const PORT = 4173;
+// E2E_PORT lets two people (or helpers) run journeys side by side on one machine.
+const PORT = Number(process.env.E2E_PORT ?? 4173);
 // `npm run test:e2e` runs scripts/ensure-browser.mjs first, which installs or explains a missing browser.
 const browser = findChromium();
 
