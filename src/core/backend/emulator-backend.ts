@@ -360,6 +360,12 @@ export class EmulatorBackend implements TpmBackendPort {
     return this.inFlight?.phase === 'bottomHalfPending';
   }
 
+  /** The command the backend holds (s->cmd), from delivery until its bottom half ran; null when idle. */
+  get inFlightCommand(): { locality: number; input: Uint8Array } | null {
+    const f = this.inFlight;
+    return f && { locality: f.cmd.locality, input: f.cmd.input.slice() };
+  }
+
   /** tpm_backend_had_startup_error */
   get hadStartupError(): boolean {
     return this.startupError;
@@ -413,6 +419,25 @@ export class EmulatorBackend implements TpmBackendPort {
   }
 
   // ---- snapshots ----------------------------------------------------------------------------------
+
+  /**
+   * One request on swtpm's control channel, outside the scheduler: what tpm_emulator_pre_save and
+   * post_load do with the VM stopped (GET_STATEBLOB, STOP, SET_STATEBLOB, INIT). Synchronous with an
+   * in-process TPM, a promise otherwise. Not while a TPM answer is on its way (await pendingAnswer).
+   */
+  controlRequest(bytes: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    if (this.outstanding > 0) {
+      throw new Error(
+        'EmulatorBackend.controlRequest: a TPM answer is still on its way; await pendingAnswer first',
+      );
+    }
+    return this.sendControl(bytes);
+  }
+
+  /** A trace event from the backend's thread of control (the migration code speaks for tpm_emulator.c). */
+  note(kind: string, data: { [k: string]: JsonValue }): void {
+    this.log(kind, data);
+  }
 
   save(): EmulatorBackendState {
     if (this.outstanding > 0) {

@@ -35,7 +35,7 @@ describe('snapshot file', () => {
     const src = tisReading(5);
     const file = await writeSnapshot([tisSaveStateEntry(src.tis)]);
     const dst = newTis();
-    loadSnapshot(file, [tisSaveStateEntry(dst.tis)]);
+    await loadSnapshot(file, [tisSaveStateEntry(dst.tis)]);
     expect(dst.tis.snapshot()).toEqual(src.tis.snapshot());
     expect(dst.tis.read(reg(0, REG_DATA_FIFO), 1)).toBe(RESPONSE[5]);
   });
@@ -76,8 +76,9 @@ describe('snapshot file', () => {
       const file = corrupt(await writeSnapshot([tisSaveStateEntry(tisReading(5).tis)]));
       const dst = tisReading(2);
       const before = dst.tis.snapshot();
+      // Every refusal happens in the check, before anything is applied.
       const err = loadError(() =>
-        loadSnapshot(
+        checkSnapshot(
           file,
           entries ? entries(dst) : [tisSaveStateEntry(dst.tis)],
           limitBytes === undefined ? {} : { limitBytes },

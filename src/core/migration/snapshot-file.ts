@@ -37,10 +37,14 @@ export interface SaveStateEntry {
   /**
    * Checks a loaded state (at the stream's version) and returns what applies it; throws a VMStateError
    * (or any Error, whose message is reported) if the state cannot be accepted. Applying, and QEMU's
-   * post_load, happen only after every section of the file has been checked.
+   * post_load, happen only after every section of the file has been checked, section by section in file
+   * order; a post_load that talks to another process (the TPM's control channel) returns a promise.
    */
-  prepareLoad(state: VMObject, versionId: number): () => void;
+  prepareLoad(state: VMObject, versionId: number): LoadStep;
 }
+
+/** Applies one checked section (and runs its post_load). */
+export type LoadStep = () => void | Promise<void>;
 
 /** A refused load: `lines` are the messages in order, QEMU's where QEMU has them. */
 export class MigrationLoadError extends Error {
@@ -79,13 +83,13 @@ export interface LoadOptions {
 }
 
 /** Checks the whole file against the destination's entries, then applies it; throws MigrationLoadError. */
-export function loadSnapshot(
+export async function loadSnapshot(
   file: Uint8Array,
   entries: readonly SaveStateEntry[],
   opts: LoadOptions = {},
-): void {
+): Promise<void> {
   const apply = checkSnapshot(file, entries, opts);
-  for (const step of apply) step();
+  for (const step of apply) await step();
 }
 
 /** Everything loadSnapshot checks, without changing anything; returns the steps that would apply it. */
@@ -93,10 +97,10 @@ export function checkSnapshot(
   file: Uint8Array,
   entries: readonly SaveStateEntry[],
   opts: LoadOptions = {},
-): (() => void)[] {
+): LoadStep[] {
   const body = checkEnvelope(file, opts.limitBytes ?? DEFAULT_SNAPSHOT_LIMIT_BYTES);
   const r = new TpmReader(body);
-  const apply: (() => void)[] = [];
+  const apply: LoadStep[] = [];
   try {
     for (;;) {
       const type = r.u8();
@@ -118,7 +122,7 @@ export function checkSnapshot(
   return apply;
 }
 
-function loadSection(r: TpmReader, entries: readonly SaveStateEntry[]): () => void {
+function loadSection(r: TpmReader, entries: readonly SaveStateEntry[]): LoadStep {
   const sectionId = r.u32();
   const idstr = new TextDecoder().decode(r.bytes(r.u8()));
   const instanceId = r.u32();
@@ -144,7 +148,7 @@ function loadSection(r: TpmReader, entries: readonly SaveStateEntry[]): () => vo
       `error while loading state for instance 0x${instanceId.toString(16)} of device '${idstr}'`,
       LOAD_FAILED,
     ]);
-  let apply: () => void;
+  let apply: LoadStep;
   try {
     const state = loadState(r, entry.desc, versionId);
     apply = entry.prepareLoad(state, versionId);

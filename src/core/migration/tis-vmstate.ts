@@ -80,7 +80,12 @@ export function tisFromVmstate(state: VMObject, irqLevel: 0 | 1): TisRegisterVie
  * controller in QEMU, not to this section; the guest drivers poll (QEMU's TIS declares no IRQ in ACPI),
  * so the destination's line is left as it is.
  */
-export function tisSaveStateEntry(tis: TisDevice, finishSync?: () => void | Promise<void>): SaveStateEntry {
+export function tisSaveStateEntry(
+  tis: TisDevice,
+  finishSync?: () => void | Promise<void>,
+  /** On a destination that sends the in-flight command again ('replay'): which command s->cmd holds. */
+  pendingCommand?: () => { locality: number; inLength: number } | undefined,
+): SaveStateEntry {
   return {
     idstr: 'tpm-tis',
     instanceId: 0,
@@ -91,7 +96,11 @@ export function tisSaveStateEntry(tis: TisDevice, finishSync?: () => void | Prom
       const view = tisFromVmstate(state, tis.irqLevel);
       // The same checks restore() makes, done now so that nothing is applied from a file that fails later.
       loadMigratedRegisters(tis.machineSnapshot.context.regs, view);
-      return () => tis.restore(view);
+      return () => {
+        const cmd = pendingCommand?.();
+        if (cmd === undefined) tis.restore(view);
+        else tis.restore(view, cmd);
+      };
     },
   };
 }

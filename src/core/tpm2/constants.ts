@@ -231,3 +231,11 @@ export const SESSION_ATTR = {
   encrypt: 0x40,
   audit: 0x80,
 } as const;
+
+const CC_BY_CODE = new Map<number, string>(Object.entries(CC).map(([name, code]) => [code, name]));
+
+/** "TPM2_NV_Increment" for a command code the engine knows, else "command code 0x…". */
+export function commandCodeName(code: number): string {
+  const name = CC_BY_CODE.get(code);
+  return name === undefined ? `command code 0x${code.toString(16)}` : `TPM2_${name}`;
+}

@@ -8,7 +8,7 @@
 // completeMmioBeforeStop. A snapshot (next issue) is taken after pause().
 import { EmulatorBackend, type BackendPhase } from '../backend/emulator-backend';
 import { InProcessTransport, type TpmTransport } from '../backend/transport';
-import { Scheduler, TraceLog, type JsonValue } from '../kernel';
+import { cloneJson, Scheduler, TraceLog, type JsonValue } from '../kernel';
 import { createGuestProgram, formatConsoleLine, type ConsoleLine } from '../guest';
 import type { GuestInput, GuestOp, GuestProgramFactory } from '../guest/program';
 import { SwtpmDevice } from '../swtpm';
@@ -23,7 +23,10 @@ import { TisDevice } from '../tis/tis-device';
 import { MmioBus } from './bus';
 import { parseMachineConfig, type MachineConfig } from './machine-config';
 import { conditionPredicate, type RunOptions, type RunOutcome, type RunProbe } from './run-control';
+import { HAZARD_TITLES, type CutPoint, type Hazard, type HazardKind } from './hazards';
+import { RamBlock, TPM_PPI_ADDR_BASE, TPM_PPI_SIZE } from './ram-block';
 import { Vcpu, type VcpuView } from './vcpu';
+import type { MmioExit } from './vcpu-state';
 
 export interface MachineOptions {
   /** How many recent trace events the trace window keeps (default 10,000; the hash covers all). */
@@ -50,6 +53,30 @@ export interface MachineView {
   responseBytesRead: number;
   backendPhase: BackendPhase;
   traceCount: number;
+  /** Hazards seen so far on this machine (after a migration), oldest first. */
+  hazards: Hazard[];
+}
+
+/** What the guest did, kept by the machine for the console and run control; migrates with the guest. */
+export interface GuestRecord {
+  console: ConsoleLine[];
+  transactions: JsonValue[];
+  marks: [string, number][];
+  responseBytes: number;
+}
+
+/**
+ * A load whose instruction the destination executes again because the source was saved between its exit
+ * and its re-entry: the source's device already performed it and run->mmio.data, which held the value,
+ * did not travel.
+ */
+export interface ReexecutedRead {
+  rip: number;
+  addr: number;
+  size: 1 | 2 | 4;
+  /** The value the source's device returned, lost with run->mmio.data. */
+  lostValue: number;
+  cut: CutPoint;
 }
 
 /** How many console lines the view carries; Machine.consoleLines has them all. */
@@ -67,6 +94,11 @@ export class Machine implements RunProbe {
   readonly consoleLines: ConsoleLine[] = [];
   /** The data of every 'transaction.end' mark, in order. */
   readonly transactions: JsonValue[] = [];
+  /** The PPI memory, RAMBlock "tpm-ppi". */
+  readonly ppi = new RamBlock('tpm-ppi', TPM_PPI_SIZE);
+  readonly hazards: Hazard[] = [];
+  private readonly hazardListeners = new Set<(h: Hazard) => void>();
+  private reexecuted: ReexecutedRead | null = null;
   private vmRunning = true;
   private responseBytes = 0;
   private readonly marks = new Map<string, number>();
@@ -87,6 +119,7 @@ export class Machine implements RunProbe {
     this.backend.setFrontend(this.tis);
     this.bus = new MmioBus({ trace, now: () => scheduler.nowNs });
     this.bus.map({ name: 'tpm-tis-mmio', base: TIS_ADDR_BASE, size: TIS_ADDR_SIZE, device: this.tis });
+    this.bus.map({ name: 'tpm-ppi', base: TPM_PPI_ADDR_BASE, size: TPM_PPI_SIZE, device: this.ppi });
     this.vcpu = new Vcpu({
       scheduler,
       trace,
@@ -95,7 +128,83 @@ export class Machine implements RunProbe {
       ...(config.steps ? { steps: config.steps } : {}),
       completeMmioBeforeStop: config.completeMmioBeforeStop ?? true,
       onRetire: (op, input) => this.observe(op, input),
+      onDispatched: (exit, rip) => this.checkReexecuted(exit, rip),
     });
+  }
+
+  // ---- hazards -------------------------------------------------------------------------------------
+
+  /** Calls listener with each hazard as the machine detects it; returns the unsubscribe function. */
+  onHazard(listener: (h: Hazard) => void): () => void {
+    const entry = (h: Hazard) => listener(h);
+    this.hazardListeners.add(entry);
+    return () => this.hazardListeners.delete(entry);
+  }
+
+  /** Names a hazard: in Machine.hazards, as a trace event (source 'hazard'), and to the listeners. */
+  reportHazard(kind: HazardKind, cut: CutPoint, detail: string): Hazard {
+    const h: Hazard = { kind, title: HAZARD_TITLES[kind], atNs: this.scheduler.nowNs, cut, detail };
+    this.hazards.push(h);
+    this.trace.append(h.atNs, 'hazard', kind, { title: h.title, detail, cut: cut.description });
+    for (const l of this.hazardListeners) l(h);
+    return h;
+  }
+
+  /** Arms the check for a load the destination will execute again (set up by a migration's load). */
+  expectReexecutedRead(read: ReexecutedRead): void {
+    this.reexecuted = read;
+  }
+
+  /** After QEMU dispatched an access: if it is the re-executed load and it moved the device, name it. */
+  private checkReexecuted(exit: MmioExit, rip: number): void {
+    const w = this.reexecuted;
+    if (w === null) return;
+    this.reexecuted = null;
+    if (exit.isWrite || rip !== w.rip || exit.addr !== w.addr) return;
+    const before = this.rwOffsetAtLoad;
+    const after = this.tis.snapshot().rwOffset;
+    this.trace.append(this.scheduler.nowNs, 'vcpu', 'mmio_reexecuted', {
+      rip,
+      addr: exit.addr,
+      len: exit.size,
+    });
+    if (after === before) return;
+    const hex = (n: number) => `0x${n.toString(16).padStart(w.size * 2, '0')}`;
+    this.reportHazard(
+      'duplicated-mmio-read',
+      w.cut,
+      `the ${w.size}-byte read at 0x${w.addr.toString(16)} (RIP ${rip}) ran again on the destination: the source ` +
+        `had read ${hex(w.lostValue)}, lost with run->mmio.data; the destination read ${hex(exit.data ?? 0)} and ` +
+        `rw_offset moved ${before} → ${after}, so the guest never sees ${hex(w.lostValue)}`,
+    );
+  }
+
+  /** rw_offset as the load left it, for the re-executed read's check. */
+  private rwOffsetAtLoad = 0;
+
+  /** After a snapshot was loaded: the VM is stopped (runstate inmigrate → paused) until resume or run. */
+  enterLoadedState(): void {
+    this.vmRunning = false;
+    this.rwOffsetAtLoad = this.tis.snapshot().rwOffset;
+    this.trace.append(this.scheduler.nowNs, 'qemu', 'vm_state_notify', { running: 0, reason: 'inmigrate' });
+  }
+
+  /** What the guest did so far (console, transactions, marks), to travel with the guest's state. */
+  saveGuestRecord(): GuestRecord {
+    return {
+      console: this.consoleLines.map((l) => ({ ...l })),
+      transactions: this.transactions.map((t) => cloneJson(t)),
+      marks: [...this.marks],
+      responseBytes: this.responseBytes,
+    };
+  }
+
+  restoreGuestRecord(r: GuestRecord): void {
+    this.consoleLines.splice(0, this.consoleLines.length, ...r.console.map((l) => ({ ...l })));
+    this.transactions.splice(0, this.transactions.length, ...r.transactions);
+    this.marks.clear();
+    for (const [k, v] of r.marks) this.marks.set(k, v);
+    this.responseBytes = r.responseBytes;
   }
 
   // ---- run control -----------------------------------------------------------------------------------
@@ -215,6 +324,7 @@ export class Machine implements RunProbe {
       responseBytesRead: this.responseBytes,
       backendPhase: this.backend.phase,
       traceCount: this.trace.totalCount,
+      hazards: this.hazards.map((h) => ({ ...h, cut: { ...h.cut } })),
     };
   }
 
@@ -256,6 +366,16 @@ function isFifo(addr: number): boolean {
  * is scheduled. Nothing runs until run() or a step.
  */
 export async function createMachine(rawConfig: unknown, options: MachineOptions = {}): Promise<Machine> {
+  const machine = await assembleMachine(rawConfig, options);
+  machine.vcpu.boot();
+  return machine;
+}
+
+/**
+ * createMachine without the boot: every part wired and the TPM up, the vCPU not started. A migration's
+ * destination is built this way and then loaded from the snapshot.
+ */
+export async function assembleMachine(rawConfig: unknown, options: MachineOptions = {}): Promise<Machine> {
   const config = parseMachineConfig(rawConfig);
   const program = options.program ?? createGuestProgram(config.guest);
   const scheduler = new Scheduler();
@@ -271,7 +391,5 @@ export async function createMachine(rawConfig: unknown, options: MachineOptions 
     );
   const backend = new EmulatorBackend({ scheduler, trace, transport });
   await backend.init();
-  const machine = new Machine(config, { scheduler, trace, backend }, program);
-  machine.vcpu.boot();
-  return machine;
+  return new Machine(config, { scheduler, trace, backend }, program);
 }

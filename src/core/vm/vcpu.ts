@@ -33,6 +33,14 @@ import {
   type VcpuStepTimes,
 } from './vcpu-state';
 
+/** forkState(): the saved state plus what only an exact copy needs. */
+export interface VcpuForkState extends VcpuState {
+  scheduledId: number | null;
+  stopRequested: boolean;
+  kvmSteps: number;
+  completedOps: number;
+}
+
 export type VcpuRunState = 'running' | 'sleeping' | 'stopping' | 'stopped' | 'halted';
 
 export interface VcpuOptions {
@@ -46,6 +54,8 @@ export interface VcpuOptions {
   name?: string;
   /** Called when an operation retires, with what the program is resumed with. */
   onRetire?: (op: GuestOp, input: GuestInput) => void;
+  /** Called after QEMU dispatched an MMIO exit to the device (step 2), with RIP at that moment. */
+  onDispatched?: (exit: MmioExit, rip: number) => void;
 }
 
 /** A plain-data picture of the vCPU for the UI. */
@@ -72,6 +82,7 @@ export class Vcpu {
   private readonly times: VcpuStepTimes;
   private readonly kinds: Record<VcpuStep, string>;
   private readonly onRetire: ((op: GuestOp, input: GuestInput) => void) | undefined;
+  private readonly onDispatched: ((exit: MmioExit, rip: number) => void) | undefined;
   completeMmioBeforeStop: boolean;
 
   private program: GuestProgram | null = null;
@@ -98,6 +109,7 @@ export class Vcpu {
     this.times = { ...DEFAULT_STEP_TIMES, ...opts.steps };
     this.completeMmioBeforeStop = opts.completeMmioBeforeStop ?? true;
     this.onRetire = opts.onRetire;
+    this.onDispatched = opts.onDispatched;
     const name = opts.name ?? 'cpu0';
     this.kinds = {
       exit: `${name}:kvm_exit`,
@@ -205,21 +217,96 @@ export class Vcpu {
   }
 
   /**
+   * The vCPU as QEMU migrates it (vmstate "cpu"): registers and RIP, not KVM's run->mmio. A load that
+   * exited but has not re-entered is not retired, so RIP still points at it and the destination executes
+   * it again from the start; a store retired at its exit, so the destination goes on after it.
+   */
+  saveForMigration(): VcpuState {
+    const s = this.save();
+    if (!s.pendingExit) return s;
+    const op = this.current;
+    return { ...s, pendingExit: null, halted: op === null, next: op === null ? null : this.firstStep(op) };
+  }
+
+  /**
+   * Everything, at any boundary between two scheduler events, for an exact copy of the machine (the cut
+   * explorer forks the machine at every boundary): the scheduled step keeps its scheduler event id, so
+   * it must be restored together with the scheduler's queue.
+   */
+  forkState(): VcpuForkState {
+    const s = this.scheduled;
+    const now = this.scheduler.nowNs;
+    return {
+      rip: this.rip,
+      rax: this.rax,
+      pendingExit: this.pendingExit && { ...this.pendingExit },
+      next: s ? { step: s.step, delayNs: s.atNs - now } : this.parked && { ...this.parked },
+      halted: this.halted,
+      program: { checkpoint: cloneJson(this.checkpoint), inputs: [...this.inputs] },
+      scheduledId: s ? s.id : null,
+      stopRequested: this.stopRequested,
+      kvmSteps: this.steps,
+      completedOps: this.completed,
+    };
+  }
+
+  /** Rebuilds forkState() on a fresh vCPU whose scheduler already holds the same queue. */
+  restoreFork(state: VcpuForkState): void {
+    const base = this.replay(
+      parseVcpuState({ ...state, pendingExit: state.pendingExit }),
+      'Vcpu.restoreFork',
+    );
+    const next = base.state.next;
+    this.adopt(base);
+    this.stopRequested = state.stopRequested;
+    this.steps = state.kvmSteps;
+    this.completed = state.completedOps;
+    if (state.scheduledId !== null && next) {
+      this.scheduled = { id: state.scheduledId, step: next.step, atNs: this.scheduler.nowNs + next.delayNs };
+      this.parked = null;
+    } else {
+      this.scheduled = null;
+      this.parked = next;
+    }
+  }
+
+  /**
    * Rebuilds a saved vCPU on a fresh one (instead of boot): the program is made from the last checkpoint
    * and fed the recorded inputs, its operations discarded, which brings it back to the same point. The
    * vCPU is left stopped; cont() runs it. Throws, changing nothing, if the state does not fit the program.
    */
   restore(raw: unknown): void {
-    if (this.program) throw new Error('Vcpu.restore: restore into a fresh vCPU, before boot');
-    const state = parseVcpuState(raw);
+    const replayed = this.replay(parseVcpuState(raw), 'Vcpu.restore');
+    this.adopt(replayed);
+    this.stopRequested = true;
+    this.parked = replayed.state.next;
+  }
+
+  private replay(
+    state: VcpuState,
+    who: string,
+  ): { state: VcpuState; program: GuestProgram; current: GuestOp | null } {
+    if (this.program) throw new Error(`${who}: restore into a fresh vCPU, before boot`);
     const program = this.factory(state.program.checkpoint);
     let r = program.next();
     for (const input of state.program.inputs) {
-      if (r.done) throw new Error('Vcpu.restore: the program ended while its inputs were replayed');
+      if (r.done) throw new Error(`${who}: the program ended while its inputs were replayed`);
       r = program.next(input ?? undefined);
     }
     const current = r.done ? null : checkGuestOp(r.value);
     checkFits(state, current);
+    return { state, program, current };
+  }
+
+  private adopt({
+    state,
+    program,
+    current,
+  }: {
+    state: VcpuState;
+    program: GuestProgram;
+    current: GuestOp | null;
+  }): void {
     this.program = program;
     this.current = current;
     this.rip = state.rip;
@@ -228,8 +315,13 @@ export class Vcpu {
     this.halted = state.halted;
     this.checkpoint = state.program.checkpoint;
     this.inputs = state.program.inputs;
-    this.stopRequested = true;
-    this.parked = state.next;
+  }
+
+  /** The first step of an operation and its delay, as scheduleCurrent would schedule it. */
+  private firstStep(op: GuestOp): { step: VcpuStep; delayNs: number } {
+    if (op.op === 'read' || op.op === 'write') return { step: 'exit', delayNs: this.times.exitNs };
+    if (op.op === 'sleep') return { step: 'wake', delayNs: op.ns };
+    return { step: 'exec', delayNs: 0 };
   }
 
   // ---- the steps -----------------------------------------------------------------------------------
@@ -282,6 +374,7 @@ export class Vcpu {
     if (exit.isWrite) this.bus.write(exit.addr, exit.size, exit.data ?? 0);
     else exit.data = this.bus.read(exit.addr, exit.size);
     exit.phase = 'handled';
+    this.onDispatched?.(exit, exit.isWrite ? this.rip - 1 : this.rip);
     this.schedule('reenter', this.times.reenterNs);
   }
 
@@ -379,9 +472,8 @@ export class Vcpu {
       if (this.stopRequested) this.traceStopped();
       return;
     }
-    if (op.op === 'read' || op.op === 'write') this.schedule('exit', this.times.exitNs);
-    else if (op.op === 'sleep') this.schedule('wake', op.ns);
-    else this.schedule('exec', 0);
+    const first = this.firstStep(op);
+    this.schedule(first.step, first.delayNs);
   }
 
   private schedule(step: VcpuStep, delayNs: number): void {
