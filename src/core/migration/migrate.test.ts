@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CC } from '../tpm2/constants';
 import { createMachine, type Machine } from '../vm/machine';
 import { migrate, restoreMachine, saveMachine } from './migrate';
-import { MigrationLoadError } from './snapshot-file';
+import { machineSections } from './machine-sections';
+import { MigrationLoadError, writeSnapshot, type SaveStateEntry } from './snapshot-file';
 
 const FIFO = 0xfed40024;
 
@@ -157,6 +158,94 @@ describe('migrate', () => {
         'the snapshot is corrupt: its SHA-256 does not match its contents',
       ]);
       expect(src.view).toEqual(before);
+    });
+
+    /** A stream from a paused source whose sections were changed before writing (hash still valid). */
+    async function streamWith(patch: (entries: SaveStateEntry[]) => SaveStateEntry[]): Promise<Uint8Array> {
+      const src = await createMachine(NV_COUNTER);
+      await src.run({ until: { kind: 'transactionsDone', count: 1 } });
+      await src.pause();
+      const ctx = { strategy: 'wait' as const, cut: null, lostRead: null, replay: null };
+      return writeSnapshot(patch(machineSections(src, ctx)));
+    }
+
+    it("a RAM block the destination does not have: QEMU's words, before any device is looked at", async () => {
+      const bytes = await streamWith((entries) =>
+        entries.map((e) =>
+          e.idstr === 'ram'
+            ? {
+                ...e,
+                save: () => ({
+                  blocks: [{ idstr: 'tpm-crb-cmd', length: 0xf80 }],
+                  total_length: 0xf80,
+                  pages: new Uint8Array(0xf80),
+                }),
+              }
+            : e,
+        ),
+      );
+      expect(await refusal(bytes)).toEqual([
+        'Unknown ramblock "tpm-crb-cmd", cannot accept migration',
+        "error while loading state for instance 0x0 of device 'ram'",
+        'load of migration failed: Invalid argument',
+      ]);
+    });
+
+    it("a section version above the destination's", async () => {
+      const bytes = await streamWith((entries) =>
+        entries.map((e) => (e.idstr === 'tpm-tis' ? { ...e, desc: { ...e.desc, versionId: 3 } } : e)),
+      );
+      expect(await refusal(bytes)).toEqual([
+        "savevm: unsupported version 3 for 'tpm-tis' v0",
+        'load of migration failed: Invalid argument',
+      ]);
+    });
+
+    it('a device the destination does not have', async () => {
+      const bytes = await streamWith((entries) => [
+        ...entries,
+        { ...entries.find((e) => e.idstr === 'timer')!, idstr: 'tpm-crb' },
+      ]);
+      expect((await refusal(bytes))[0]).toMatch(/^Unknown savevm section or instance 'tpm-crb' 0\./);
+    });
+
+    it('a TPM state blob the TPM refuses fails in post_load, naming the device', async () => {
+      const bytes = await streamWith((entries) =>
+        entries.map((e) => {
+          if (e.idstr !== 'tpm-emulator') return e;
+          return {
+            ...e,
+            save: () => {
+              const state = e.save();
+              const blob = (state['permanent.buffer'] as Uint8Array).slice();
+              blob[blob.length - 1]! ^= 0xff;
+              return { ...state, 'permanent.buffer': blob };
+            },
+          };
+        }),
+      );
+      const lines = await refusal(bytes);
+      expect(lines[0]).toMatch(/^tpm-emulator: Setting the stateblob \(type 1\) failed with a TPM error 0x/);
+      expect(lines.slice(1)).toEqual([
+        "error while loading state for instance 0x0 of device 'tpm-emulator'",
+        'load of migration failed: Input/output error',
+      ]);
+    });
+
+    it('a truncated, a foreign and an oversized file', async () => {
+      const src = await createMachine(NV_COUNTER);
+      const bytes = await saveMachine(src);
+      expect((await refusal(bytes.subarray(0, bytes.length - 7)))[0]).toMatch(/truncated/);
+      expect((await refusal(new TextEncoder().encode('QEVM\x00\x00\x00\x03')))[0]).toMatch(
+        /not a TIS Lab snapshot/,
+      );
+      await expect(restoreMachine(bytes, NV_COUNTER, { limitBytes: 1024 })).rejects.toThrow(/over the limit/);
+    });
+
+    it('a destination config that is not valid is refused before anything is read', async () => {
+      const src = await createMachine(NV_COUNTER);
+      const bytes = await saveMachine(src);
+      await expect(restoreMachine(bytes, { ...NV_COUNTER, tpmSpeed: -1 })).rejects.toThrow(/field 'tpmSpeed'/);
     });
   });
 });
