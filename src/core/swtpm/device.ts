@@ -13,6 +13,14 @@
 // CMD_INIT is a power cycle (TPMLIB_Terminate + TPMLIB_MainInit): permanent state from a blob set with
 // SET_STATEBLOB or from tpm2-00.permall, volatile state from a blob or tpm2-00.volatilestate if there is
 // one (the TPM then continues without TPM2_Startup), otherwise a TPM that waits for TPM2_Startup.
+//
+// NV that cannot be written: libtpms commits NV at the end of ExecuteCommand (NvCommit →
+// _plat__NvCommit → libtpms_plat__NvCommit → swtpm's SWTPM_NVRAM_StoreData). When that fails,
+// ExecuteCommand calls FAIL(FATAL_ERROR_INTERNAL): the TPM enters failure mode, _plat__Fail longjmps
+// back to _plat__RunCommand, which runs ExecuteCommand again, now in failure mode, so the command that
+// changed NV is answered by TpmFailureMode: TPM_RC_FAILURE (not TPM_RC_NV_UNAVAILABLE or NV_RATE,
+// which libtpms only gives when NV is unavailable before a command starts, and never with swtpm's
+// callbacks). From then on every command is TPM_RC_FAILURE except TPM2_GetTestResult, until CMD_INIT.
 import {
   applyBlob,
   BlobError,
@@ -55,6 +63,21 @@ import {
 
 export type { StateStore } from './nvstore';
 export { MemoryStateStore, STATE_FILE } from './nvstore';
+
+/**
+ * A state store whose saves reach their medium later (BlobStateStore on an NVRAM drive). settled()
+ * resolves once every save and delete issued so far is durable, and rejects when one of them failed.
+ */
+export interface DeferredStateStore extends StateStore {
+  settled(): Promise<void>;
+}
+
+function isDeferred(store: StateStore): store is DeferredStateStore {
+  return typeof (store as Partial<DeferredStateStore>).settled === 'function';
+}
+
+/** TpmFail's failure code when NvCommit fails in ExecuteCommand (libtpms TpmError.h). */
+export const FATAL_ERROR_INTERNAL = 3;
 
 export interface SwtpmDeviceOptions extends TpmConfig {
   /** The --tpmstate directory; an in-memory store when omitted. */
@@ -104,6 +127,26 @@ type Cached<P> = { kind: 'empty' } | { kind: 'blob'; parsed: P };
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+function nvFailureText(why: string): string {
+  return `NV could not be written (${why}); libtpms entered failure mode`;
+}
+
+/** A TCG send-command prefix (TPM2_SEND_COMMAND, locality, length) in front of the command. */
+function hasSendCommandPrefix(input: Uint8Array): boolean {
+  if (input.length < 10) return false;
+  const tag = (input[0]! << 8) | input[1]!;
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  return tag !== ST.NO_SESSIONS && tag !== ST.SESSIONS && view.getUint32(0) === TPM2_SEND_COMMAND;
+}
+
+/** The response to a command that came with a TCG send-command prefix. */
+function wrapPrefixed(result: CommandResult): CommandResult {
+  return {
+    response: concat(u32be(result.response.length), result.response, u32be(0)),
+    durationNs: result.durationNs,
+  };
+}
+
 /**
  * The result code libtpms' TPM2_SetState gives for a blob it cannot load. Observed from swtpm 0.7.1 with
  * damaged libtpms blobs: TPM_RC_INSUFFICIENT for a cut-off blob, TPM_RC_HASH for a damaged volatile blob,
@@ -150,6 +193,10 @@ export class SwtpmDevice {
   private lastErrorText: string | undefined;
   /** No TPMLIB_MainInit has run in this process yet: the engine is as constructed. */
   private firstInit = true;
+  /** libtpms' g_inFailureMode, with why (for people) and the code GetTestResult reports. */
+  private failure: { code: number; why: string } | undefined;
+  /** tpm2-00.permall was saved while the current request was handled. */
+  private permanentSaved = false;
 
   constructor(opts: SwtpmDeviceOptions) {
     const config: TpmConfig = { seed: opts.seed };
@@ -200,6 +247,16 @@ export class SwtpmDevice {
     return this.engine.ctx.perm.tpmEstablished;
   }
 
+  /** libtpms' failure mode: every command but TPM2_GetTestResult is TPM_RC_FAILURE until CMD_INIT. */
+  get inFailureMode(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Why the TPM entered failure mode, for people (libtpms logs "Entering failure mode"). */
+  get failureReason(): string | undefined {
+    return this.failure?.why;
+  }
+
   /** Why the last state blob or CMD_INIT was refused, for people (swtpm logs this). */
   get lastError(): string | undefined {
     return this.lastErrorText;
@@ -213,27 +270,71 @@ export class SwtpmDevice {
    */
   handleCommand(bytes: Uint8Array, opts: { nowNs?: number } = {}): CommandResult {
     if (this.terminatedFlag) return { response: EMPTY, durationNs: 0 };
-    const input = bytes;
-    // tpmlib_handle_tcg_tpm2_cmd_header: a TCG send-command prefix sets the locality and wraps the answer.
-    let command = input;
-    let prefixed = false;
-    if (input.length >= 10) {
-      const tag = (input[0]! << 8) | input[1]!;
-      const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
-      if (tag !== ST.NO_SESSIONS && tag !== ST.SESSIONS && view.getUint32(0) === TPM2_SEND_COMMAND) {
-        this.localityValue = input[4]!;
-        command = input.subarray(SEND_COMMAND_PREFIX_SIZE);
-        prefixed = true;
-      }
-    }
+    this.permanentSaved = false;
+    const { command, prefixed } = this.unprefix(bytes);
     const result = this.running
       ? this.process(command, opts)
       : { response: errorResponse(RC.FAILURE), durationNs: 0 };
-    if (!prefixed) return result;
-    return {
-      response: concat(u32be(result.response.length), result.response, u32be(0)),
-      durationNs: result.durationNs,
-    };
+    return prefixed ? wrapPrefixed(result) : result;
+  }
+
+  /**
+   * handleCommand for a store whose saves finish later: the answer waits until the state the command
+   * wrote is durable, as swtpm's SWTPM_NVRAM_StoreData returns only once the file is written. A save that
+   * failed puts the TPM into failure mode and the command is answered TPM_RC_FAILURE, as libtpms'
+   * ExecuteCommand does when NvCommit fails. With a synchronous store this is handleCommand.
+   */
+  async handleCommandDurable(bytes: Uint8Array, opts: { nowNs?: number } = {}): Promise<CommandResult> {
+    const result = this.handleCommand(bytes, opts);
+    const failed = await this.storeFailure();
+    // A command writes only NV (tpm2-00.permall); nothing written, nothing failed for libtpms.
+    if (failed === undefined || !this.permanentSaved) return result;
+    this.enterFailureMode(failed);
+    const failure: CommandResult = { response: errorResponse(RC.FAILURE), durationNs: result.durationNs };
+    return hasSendCommandPrefix(bytes) ? wrapPrefixed(failure) : failure;
+  }
+
+  /**
+   * handleControl for a store whose saves finish later. CMD_STORE_VOLATILE answers TPM_FAIL when the
+   * volatile state could not be written (SWTPM_NVRAM_StoreData's result); a permanent state that could
+   * not be written (CMD_INIT or GET_STATEBLOB writing NV) puts the TPM into failure mode.
+   */
+  async handleControlDurable(request: Uint8Array): Promise<Uint8Array> {
+    this.permanentSaved = false;
+    const response = this.handleControl(request);
+    const failed = await this.storeFailure();
+    if (failed === undefined) return response;
+    this.lastErrorText = `a state file could not be written: ${failed}`;
+    if (this.permanentSaved) this.enterFailureMode(failed);
+    const cmd = request.length >= 4 ? new DataView(request.buffer, request.byteOffset, 4).getUint32(0) : -1;
+    return cmd === CMD.STORE_VOLATILE ? u32be(TPM_RESULT.FAIL) : response;
+  }
+
+  /**
+   * Waits for the state the device wrote when it started (a deferred store); one that could not be
+   * written puts the TPM into failure mode, as a failing NvCommit would.
+   */
+  async ready(): Promise<void> {
+    const failed = await this.storeFailure();
+    if (failed !== undefined && this.permanentSaved) this.enterFailureMode(failed);
+  }
+
+  /** Waits for a deferred store's writes; the failure's message, or undefined when all were written. */
+  private async storeFailure(): Promise<string | undefined> {
+    if (!isDeferred(this.store)) return undefined;
+    try {
+      await this.store.settled();
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  /** tpmlib_handle_tcg_tpm2_cmd_header: a TCG send-command prefix sets the locality. */
+  private unprefix(input: Uint8Array): { command: Uint8Array; prefixed: boolean } {
+    if (!hasSendCommandPrefix(input)) return { command: input, prefixed: false };
+    this.localityValue = input[4]!;
+    return { command: input.subarray(SEND_COMMAND_PREFIX_SIZE), prefixed: true };
   }
 
   private process(command: Uint8Array, opts: { nowNs?: number }): CommandResult {
@@ -254,6 +355,7 @@ export class SwtpmDevice {
     this.drtm = null;
     this.cancelFlag = false;
     if (opts.nowNs !== undefined) ctx.nowNs = Math.max(ctx.nowNs, opts.nowNs);
+    if (this.failure) return this.failureModeAnswer(command);
     const view = new DataView(command.buffer, command.byteOffset, command.byteLength);
     const tag = command.length >= 2 ? view.getUint16(0) : 0;
     // MAX_COMMAND_SIZE is the buffer size in libtpms; the check comes right after the tag's. Observed
@@ -278,8 +380,34 @@ export class SwtpmDevice {
       PCR_BANKS.forEach((b, i) => (ctx.vol.pcrs[b][HCRTM_PCR] = pcr0[i]!));
       this.hcrtmPending = false;
     }
-    this.syncPermanent();
+    if (!this.syncPermanent()) return { response: errorResponse(RC.FAILURE), durationNs: r.durationNs };
     return { response: r.response, durationNs: r.durationNs };
+  }
+
+  /**
+   * TpmFailureMode: TPM2_GetTestResult (exactly a 10-byte command) reports the failure: outData is
+   * s_failFunction, s_failLine and s_failCode (function and line are not modelled: 0), testResult
+   * TPM_RC_FAILURE. Everything else is TPM_RC_FAILURE. (libtpms also answers a TPM_PROPERTIES
+   * GetCapability for the vendor properties; not modelled.)
+   */
+  private failureModeAnswer(command: Uint8Array): CommandResult {
+    const view = new DataView(command.buffer, command.byteOffset, command.byteLength);
+    const isGetTestResult =
+      command.length >= 10 &&
+      view.getUint16(0) === ST.NO_SESSIONS &&
+      view.getUint32(2) === 10 &&
+      view.getUint32(6) === CC.GetTestResult;
+    if (!isGetTestResult) return this.answerWithoutEngine(RC.FAILURE, -1);
+    const { durationNs } = this.answerWithoutEngine(RC.SUCCESS, CC.GetTestResult);
+    const body = concat(Uint8Array.of(0, 12), u32be(0, 0, this.failure!.code, RC.FAILURE));
+    const header = concat(Uint8Array.of(ST.NO_SESSIONS >> 8, ST.NO_SESSIONS & 0xff), u32be(10 + body.length));
+    return { response: concat(header, u32be(RC.SUCCESS), body), durationNs };
+  }
+
+  /** libtpms TpmSetFailureMode via FAIL(FATAL_ERROR_INTERNAL) after NvCommit failed. */
+  private enterFailureMode(why: string): void {
+    if (this.failure) return;
+    this.failure = { code: FATAL_ERROR_INTERNAL, why: nvFailureText(why) };
   }
 
   private answerWithoutEngine(rc: number, code: number): CommandResult {
@@ -452,6 +580,9 @@ export class SwtpmDevice {
     const ctx = this.engine.ctx;
     const firstInit = this.firstInit;
     this.firstInit = false;
+    // TPMLIB_MainInit starts the TPM anew: out of failure mode (inferred from TPM2_MainInit, which
+    // clears g_inFailureMode before _TPM_Init).
+    this.failure = undefined;
     // The established bit is a libtpms global: it survives a power cycle of the process, not a restart.
     const established = firstInit ? false : ctx.perm.tpmEstablished;
     if (perm !== 'manufacture') {
@@ -474,6 +605,7 @@ export class SwtpmDevice {
       this.hcrtmPending = false;
     }
     this.storedPermanent = undefined;
+    // A state that cannot be written leaves a TPM in failure mode rather than a process that fails.
     this.syncPermanent();
     return TPM_RESULT.SUCCESS;
   }
@@ -487,12 +619,23 @@ export class SwtpmDevice {
     return parseBlob(type, unwrapped.blob);
   }
 
-  /** libtpms writes NV (tpm2-00.permall) when a command changed it. */
-  private syncPermanent(): void {
+  /**
+   * libtpms writes NV (tpm2-00.permall) when a command changed it, and not in failure mode. A save that
+   * throws puts the TPM into failure mode (false).
+   */
+  private syncPermanent(): boolean {
+    if (this.failure) return true;
     const text = permanentStateText(this.engine.ctx);
-    if (text === this.storedPermanent) return;
-    this.store.save(STATE_FILE.permanent, wrapStateFile(getBlob(this.engine.ctx, 'permanent')));
+    if (text === this.storedPermanent) return true;
+    try {
+      this.store.save(STATE_FILE.permanent, wrapStateFile(getBlob(this.engine.ctx, 'permanent')));
+    } catch (e) {
+      this.enterFailureMode(e instanceof Error ? e.message : String(e));
+      return false;
+    }
     this.storedPermanent = text;
+    this.permanentSaved = true;
+    return true;
   }
 
   private platform(): PlatformState {
