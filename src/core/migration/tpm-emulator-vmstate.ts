@@ -29,7 +29,7 @@ export const INFLIGHT_STRATEGIES: readonly InflightStrategy[] = ['wait', 'drop',
 
 /** TPM_RETRY: swtpm's answer for a blob that does not exist (no savestate); tpm_emulator accepts it. */
 const TPM_RETRY = 0x800;
-const BLOBS = [
+export const BLOBS = [
   { type: BLOB_TYPE.PERMANENT, field: 'permanent' },
   { type: BLOB_TYPE.VOLATILE, field: 'volatil' },
   { type: BLOB_TYPE.SAVESTATE, field: 'savestate' },
@@ -138,7 +138,7 @@ export function tpmEmulatorSaveStateEntry(
 }
 
 /** tpm_emulator_get_state_blob: one CMD_GET_STATEBLOB, whole (offset 0, totlength must equal length). */
-function getStateBlob(backend: EmulatorBackend, type: number): Maybe<{ flags: number; bytes: Uint8Array }> {
+export function getStateBlob(backend: EmulatorBackend, type: number): Maybe<{ flags: number; bytes: Uint8Array }> {
   return then(backend.controlRequest(ctrlRequest.getStateBlob(type, PTM_STATE_FLAG_DECRYPTED)), (raw) => {
     const r = ctrlResponse.stateBlob(raw);
     if (r.result !== 0 && (r.result & TPM_RETRY) === 0) {
@@ -157,7 +157,7 @@ function getStateBlob(backend: EmulatorBackend, type: number): Maybe<{ flags: nu
 }
 
 /** tpm_emulator_set_state_blobs + tpm_emulator_startup_tpm_resume(is_resume): post_load's sequence. */
-function setStateBlobs(backend: EmulatorBackend, state: VMObject): Maybe<void> {
+export function setStateBlobs(backend: EmulatorBackend, state: VMObject): Maybe<void> {
   const fail = (line: string): never => {
     backend.note('tpm_emulator_set_state_blobs_error', { message: line });
     throw new VMStateError([line]);

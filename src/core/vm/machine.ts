@@ -189,6 +189,11 @@ export class Machine implements RunProbe {
     this.trace.append(this.scheduler.nowNs, 'qemu', 'vm_state_notify', { running: 0, reason: 'inmigrate' });
   }
 
+  /** An exact copy (migration/fork.ts) is running or paused as its original. */
+  copyRunState(original: Machine): void {
+    this.vmRunning = !original.isPaused;
+  }
+
   /** What the guest did so far (console, transactions, marks), to travel with the guest's state. */
   saveGuestRecord(): GuestRecord {
     return {
