@@ -1,0 +1,252 @@
+import { useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { TraceEvent } from '../../core/kernel/trace';
+import { Panel } from '../components/Panel';
+import {
+  LANES,
+  describeEvent,
+  formatLaneTime,
+  laneOf,
+  laneRows,
+  laneSpans,
+  visibleRange,
+  type Lane,
+  type LaneMarker,
+  type LaneRows,
+} from '../views/lanes';
+
+export interface LanesPanelProps {
+  events: TraceEvent[];
+  markers: LaneMarker[];
+}
+
+const ROW_HEIGHT = 22;
+const VIEW_HEIGHT = 320;
+const LANE_SHARE = 100 / LANES.length;
+
+// Lane tints: the lanes are told apart by position and header; the tint only helps the eye follow one.
+const LANE_TINT: Readonly<Record<Lane, string>> = {
+  vCPU: 'bg-sky-100 text-sky-950 dark:bg-sky-900/60 dark:text-sky-50',
+  KVM: 'bg-indigo-100 text-indigo-950 dark:bg-indigo-900/60 dark:text-indigo-50',
+  'QEMU TIS': 'bg-teal-100 text-teal-950 dark:bg-teal-900/60 dark:text-teal-50',
+  'backend thread': 'bg-amber-100 text-amber-950 dark:bg-amber-900/60 dark:text-amber-50',
+  'main loop (bottom half)': 'bg-orange-100 text-orange-950 dark:bg-orange-900/60 dark:text-orange-50',
+  'TPM worker': 'bg-violet-100 text-violet-950 dark:bg-violet-900/60 dark:text-violet-50',
+  migration: 'bg-rose-100 text-rose-950 dark:bg-rose-900/60 dark:text-rose-50',
+};
+
+interface SpanRows {
+  startRow: number;
+  endRow: number;
+  open: boolean;
+  label: string;
+}
+
+/** Per lane, the rows each busy span covers, sorted by start (spans of one lane never overlap). */
+function spanRowsByLane(events: readonly TraceEvent[], rows: LaneRows): Map<Lane, SpanRows[]> {
+  const out = new Map<Lane, SpanRows[]>(LANES.map((l) => [l, []]));
+  for (const s of laneSpans(events)) {
+    out.get(s.lane)?.push({
+      startRow: rows.rowOfEvent(s.start),
+      endRow: s.end === null ? rows.count - 1 : rows.rowOfEvent(s.end),
+      open: s.end === null,
+      label: s.label,
+    });
+  }
+  return out;
+}
+
+function spanAt(spans: readonly SpanRows[], row: number): SpanRows | undefined {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((spans[mid] as SpanRows).startRow <= row) lo = mid + 1;
+    else hi = mid;
+  }
+  const s = spans[lo - 1];
+  return s && s.endRow >= row ? s : undefined;
+}
+
+/** The trace as a sequence view: one column per thread of the real system, time running down. */
+export function LanesPanel({ events, markers }: LanesPanelProps) {
+  const rows = useMemo(() => laneRows(events, markers), [events, markers]);
+  const spans = useMemo(() => spanRowsByLane(events, rows), [events, rows]);
+  const scroller = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [follow, setFollow] = useState(true);
+
+  // Follow the end of a growing trace, as `tail -f` does, until the reader scrolls up.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el || !follow) return;
+    el.scrollTop = el.scrollHeight;
+    setScrollTop(el.scrollTop);
+  }, [rows.count, follow]);
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (!el) return;
+    setScrollTop(el.scrollTop);
+    const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT;
+    if (atEnd !== follow) setFollow(atEnd);
+  };
+
+  const { first, last } = visibleRange(scrollTop, VIEW_HEIGHT, ROW_HEIGHT, rows.count);
+  const visible: number[] = [];
+  for (let r = first; r <= last; r++) visible.push(r);
+
+  return (
+    <Panel
+      title="Lanes"
+      role="Every trace event on the lane of the thread that did it; bars show a vCPU out of the guest, a command on the TPM, a bottom half pending."
+    >
+      <div className="mb-1 flex items-center justify-between gap-2 text-xs text-slate-600 dark:text-slate-400">
+        <span>
+          {events.length.toLocaleString('en')} events
+          {markers.length > 0 && `, ${markers.length} marker${markers.length === 1 ? '' : 's'}`}
+        </span>
+        <button
+          type="button"
+          aria-pressed={follow}
+          onClick={() => setFollow(!follow)}
+          className="rounded border border-slate-300 px-2 py-0.5 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800"
+        >
+          {follow ? 'Following the end' : 'Follow the end'}
+        </button>
+      </div>
+      <div
+        className="flex border-b border-slate-300 text-[11px] font-semibold dark:border-slate-600"
+        aria-hidden="true"
+      >
+        <div className="w-24 shrink-0 px-1">time</div>
+        <div className="flex flex-1">
+          {LANES.map((lane) => (
+            <div key={lane} className="min-w-0 flex-1 truncate px-1 text-center" title={lane}>
+              {lane}
+            </div>
+          ))}
+        </div>
+      </div>
+      <div
+        ref={scroller}
+        onScroll={onScroll}
+        tabIndex={0}
+        role="group"
+        aria-label={`Trace lanes: ${LANES.join(', ')}`}
+        className="relative overflow-y-auto rounded-b border border-t-0 border-slate-200 font-mono text-[11px] focus:outline-2 focus:outline-sky-600 dark:border-slate-700"
+        style={{ height: VIEW_HEIGHT }}
+      >
+        {rows.count === 0 ? (
+          <p className="p-3 text-center font-sans text-xs text-slate-500">
+            The trace is empty: nothing has run yet.
+          </p>
+        ) : (
+          <div style={{ height: rows.count * ROW_HEIGHT, position: 'relative' }}>
+            {visible.map((r) => (
+              <LaneRowView key={r} row={r} rows={rows} events={events} spans={spans} />
+            ))}
+          </div>
+        )}
+      </div>
+    </Panel>
+  );
+}
+
+function LaneRowView({
+  row,
+  rows,
+  events,
+  spans,
+}: {
+  row: number;
+  rows: LaneRows;
+  events: readonly TraceEvent[];
+  spans: Map<Lane, SpanRows[]>;
+}) {
+  const item = rows.at(row);
+  const style = {
+    position: 'absolute' as const,
+    top: row * ROW_HEIGHT,
+    height: ROW_HEIGHT,
+    left: 0,
+    right: 0,
+  };
+  if (!item) return null;
+  if (item.type === 'marker') {
+    return (
+      <div
+        style={style}
+        className="flex items-center border-y-2 border-dashed border-rose-600 bg-rose-50 dark:bg-rose-950/50"
+        data-marker={item.marker.label}
+      >
+        <span className="w-24 shrink-0 px-1 text-rose-900 dark:text-rose-100">
+          {formatLaneTime(item.marker.t)}
+        </span>
+        <span className="font-sans font-semibold text-rose-900 dark:text-rose-100">
+          <span aria-hidden="true">⚑ </span>
+          {item.marker.label}
+        </span>
+      </div>
+    );
+  }
+  const e = events[item.index] as TraceEvent;
+  const lane = laneOf(e);
+  const prev = item.index > 0 ? events[item.index - 1] : undefined;
+  const prevLane = prev ? laneOf(prev) : null;
+  const text = describeEvent(e);
+  const isHazard = e.source === 'hazard';
+  const laneIdx = lane === null ? -1 : LANES.indexOf(lane);
+  const prevIdx = prevLane === null ? -1 : LANES.indexOf(prevLane);
+  return (
+    <div style={style} className="flex border-b border-slate-100 dark:border-slate-800" data-seq={e.seq}>
+      <span className="w-24 shrink-0 px-1 leading-[22px] text-slate-500 dark:text-slate-400">
+        {formatLaneTime(e.t)}
+      </span>
+      <div className="relative flex-1">
+        {LANES.map((l, i) => {
+          const s = spanAt(spans.get(l) ?? [], row);
+          return s ? (
+            <span
+              key={l}
+              title={s.label}
+              className={
+                'absolute top-0 bottom-0 w-1 ' +
+                (s.open
+                  ? 'bg-[repeating-linear-gradient(0deg,#b45309_0_3px,transparent_3px_6px)]'
+                  : 'bg-slate-400 dark:bg-slate-500')
+              }
+              style={{ left: `calc(${i * LANE_SHARE}% + 1px)` }}
+            />
+          ) : null;
+        })}
+        {laneIdx >= 0 && prevIdx >= 0 && prevIdx !== laneIdx && (
+          <span
+            aria-hidden="true"
+            className="absolute top-1/2 border-t border-slate-500 dark:border-slate-400"
+            style={{
+              left: `${(Math.min(prevIdx, laneIdx) + 0.5) * LANE_SHARE}%`,
+              width: `${Math.abs(laneIdx - prevIdx) * LANE_SHARE}%`,
+            }}
+          />
+        )}
+        <span
+          title={`${e.source} ${e.kind} ${JSON.stringify(e.data)}`}
+          className={
+            'absolute top-[2px] bottom-[2px] truncate rounded px-1 leading-[18px] ' +
+            (lane === null
+              ? 'bg-slate-100 italic text-slate-700 dark:bg-slate-800 dark:text-slate-200 '
+              : LANE_TINT[lane] + ' ') +
+            (isHazard ? 'border-2 border-red-700 font-bold dark:border-red-400' : '')
+          }
+          style={
+            laneIdx < 0
+              ? { left: 0, right: 0 }
+              : { left: `calc(${laneIdx * LANE_SHARE}% + 6px)`, width: `calc(${LANE_SHARE}% - 8px)` }
+          }
+        >
+          {text}
+        </span>
+      </div>
+    </div>
+  );
+}
