@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io';
 import { REPLAY_USAGE, runReplay } from './replay';
 import { RUN_SUMMARY, RUN_USAGE, runRun } from './run';
-import { runTpmServer, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
+import { runTpmServer, TPM_SERVER_HELP, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
 import { readVersion } from './version';
 import { TraceLog } from '../core/kernel/trace';
 import { nodeSha256Stream } from './node-sha256';
@@ -13,6 +13,8 @@ interface Command {
   name: string;
   summary: string;
   usage: string;
+  /** More lines for `tislab NAME --help`, after the usage line. */
+  help?: readonly string[];
   run(args: string[], io: CliIo): Promise<number> | number;
 }
 
@@ -42,6 +44,7 @@ const COMMANDS: Command[] = [
     name: 'tpm-server',
     summary: TPM_SERVER_SUMMARY,
     usage: TPM_SERVER_USAGE,
+    help: TPM_SERVER_HELP,
     run: runTpmServer,
   },
   {
@@ -110,6 +113,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   if (rest.includes('--help') || rest.includes('-h')) {
     io.out(`tislab ${command.name}: ${command.summary}`);
     io.out(`usage: ${command.usage}`);
+    for (const line of command.help ?? []) io.out(line);
     return EXIT_OK;
   }
   try {

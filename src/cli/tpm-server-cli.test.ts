@@ -8,7 +8,7 @@ import { main } from './main';
 import { randomPort, ctrlOnce, tpmOnce } from './tpm-test-utils';
 
 const STARTUP_CLEAR = Uint8Array.of(0x80, 1, 0, 0, 0, 12, 0, 0, 1, 0x44, 0, 0);
-const USAGE = 'usage: tislab tpm-server --port P [--seed S] [--state-dir D] [--speed X]';
+const USAGE = 'usage: tislab tpm-server --port P [--seed S] [--state-dir D | --nvram FILE] [--speed X]';
 
 async function run(argv: string[]) {
   const out: string[] = [];

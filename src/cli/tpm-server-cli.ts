@@ -10,7 +10,25 @@ import {
 } from './tpm-server';
 
 export const TPM_SERVER_SUMMARY = 'serve a swtpm-compatible TPM 2.0 on TCP (commands on P, control on P+1)';
-export const TPM_SERVER_USAGE = 'tislab tpm-server --port P [--seed S] [--state-dir D] [--speed X]';
+export const TPM_SERVER_USAGE =
+  'tislab tpm-server --port P [--seed S] [--state-dir D | --nvram FILE] [--speed X]';
+
+/** What `tislab tpm-server --help` explains after the usage line. */
+export const TPM_SERVER_HELP: readonly string[] = [
+  '',
+  'options:',
+  '  --port P          TPM commands on 127.0.0.1:P, swtpm’s control channel on P+1 (required)',
+  '  --seed S          seed of the TPM’s keys and random bytes (default tislab)',
+  '  --state-dir D     keep the TPM’s state in swtpm’s files in directory D (created if missing)',
+  '  --nvram FILE      keep the TPM’s state on an NVRAM drive in FILE: created at its size (3 MiB,',
+  '                    sparse) if missing; a file of another size, or one that does not hold',
+  '                    a TIS Lab NVRAM for this TPM, is refused and left untouched (exit status 1)',
+  '  --speed X         TPM speed relative to the cost model’s reference machine (default 1)',
+  '',
+  'Without --state-dir or --nvram the state lives in memory and a restart forgets it. Either way an',
+  'NV index or a persistent key survives a restart. Stop the server with CMD_SHUTDOWN on the control',
+  'channel, SIGINT or SIGTERM (exit status 0).',
+];
 
 export function parseTpmServerArgs(args: string[]): TpmServerOptions {
   let values;
@@ -23,6 +41,7 @@ export function parseTpmServerArgs(args: string[]): TpmServerOptions {
         port: { type: 'string' },
         seed: { type: 'string' },
         'state-dir': { type: 'string' },
+        nvram: { type: 'string' },
         speed: { type: 'string' },
       },
     }));
@@ -40,6 +59,13 @@ export function parseTpmServerArgs(args: string[]): TpmServerOptions {
   if (values['state-dir'] !== undefined) {
     if (values['state-dir'] === '') throw new UsageError('tislab tpm-server: --state-dir needs a directory');
     opts.stateDir = values['state-dir'];
+  }
+  if (values.nvram !== undefined) {
+    if (values.nvram === '') throw new UsageError('tislab tpm-server: --nvram needs a file');
+    if (opts.stateDir !== undefined) {
+      throw new UsageError('tislab tpm-server: give --state-dir or --nvram, not both');
+    }
+    opts.nvramFile = values.nvram;
   }
   if (values.speed !== undefined) {
     const speed = Number(values.speed);
@@ -61,8 +87,10 @@ export async function runTpmServer(args: string[], io: CliIo): Promise<number> {
   try {
     io.out(
       `tislab tpm-server: TPM 2.0 on ${TPM_SERVER_HOST}:${server.port} (commands), ` +
-        `${TPM_SERVER_HOST}:${server.ctrlPort} (control), seed ${String(server.seed)}`,
+        `${TPM_SERVER_HOST}:${server.ctrlPort} (control), seed ${String(server.seed)}` +
+        (opts.nvramFile === undefined ? '' : `, NVRAM ${opts.nvramFile}`),
     );
+    if (server.device.inFailureMode) io.err(`tislab tpm-server: ${server.device.failureReason ?? ''}`);
     await server.stopped;
     return EXIT_OK;
   } finally {

@@ -11,7 +11,15 @@
 // Time: the device runs on virtual time; the server passes the real time elapsed since it started, so
 // ReadClock advances as swtpm's does, and answers at once (the virtual durations are the device's own).
 // After CMD_SHUTDOWN the server answers, closes and reports 'shutdown', as swtpm exits.
+//
+// State: in memory, in swtpm's files in a directory (--state-dir, FileStateStore), or on an NVRAM
+// drive in one file (--nvram, FileDrive + BlobStateStore: the blobstore layout the browser keeps in
+// IndexedDB). Requests are handled one after another, each answered only once the state it wrote is on
+// the drive (as swtpm's SWTPM_NVRAM_StoreData writes before the response goes out); a write that fails
+// puts the TPM into libtpms' failure mode (SwtpmDevice.handleCommandDurable).
 import net from 'node:net';
+import { NvramError } from '../core/nvram';
+import { TPM_NVRAM_DRIVE_ID } from '../core/backend/tpm-host';
 import {
   CMD,
   ctrlRequestLength,
@@ -20,6 +28,8 @@ import {
   tpmCommandLength,
   type StateStore,
 } from '../core/swtpm';
+import { BlobStateStore, STATE_DRIVE_SIZE } from '../core/swtpm/blob-state-store';
+import { FileDrive } from './file-drive';
 import { FileStateStore } from './file-store';
 
 export const TPM_SERVER_HOST = '127.0.0.1';
@@ -33,11 +43,64 @@ export interface TpmServerOptions {
   seed?: string | number;
   /** Keep the state files here (created if missing); in memory when omitted. */
   stateDir?: string;
+  /**
+   * Keep the state on an NVRAM drive in this file (created at its size if missing). A file of another
+   * size, or one that holds something else, is refused (NvramFileError) and left as it is.
+   */
+  nvramFile?: string;
   /** TPM speed relative to the cost model's reference machine. */
   speed?: number;
 }
 
 export type StopReason = 'shutdown' | 'closed';
+
+/** The --nvram file was refused or could not be opened; the message says which file and why. */
+export class NvramFileError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NvramFileError';
+  }
+}
+
+interface OpenedState {
+  store: StateStore;
+  /** Waits for outstanding writes and lets go of the drive. */
+  close(): Promise<void>;
+}
+
+/** The TPM's state store as the options ask; an --nvram file is checked whole before it is used. */
+async function openState(opts: TpmServerOptions): Promise<OpenedState> {
+  if (opts.stateDir !== undefined && opts.nvramFile !== undefined) {
+    throw new RangeError('give either a state directory or an NVRAM file, not both');
+  }
+  if (opts.stateDir) return { store: new FileStateStore(opts.stateDir), close: async () => {} };
+  if (opts.nvramFile === undefined) return { store: new MemoryStateStore(), close: async () => {} };
+  const path = opts.nvramFile;
+  let drive: FileDrive;
+  try {
+    drive = await FileDrive.open(path, STATE_DRIVE_SIZE);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    // FileDrive's own refusal names the file; Node's errors (EISDIR, EACCES...) get it in front.
+    throw new NvramFileError(why.startsWith('NVRAM drive file') ? why : `NVRAM file ${path}: ${why}`, {
+      cause: e,
+    });
+  }
+  try {
+    const store = await BlobStateStore.openDrive(TPM_NVRAM_DRIVE_ID, drive);
+    return {
+      store,
+      async close() {
+        await store.settled().catch(() => undefined); // a failure was answered already
+        await drive.close();
+      },
+    };
+  } catch (e) {
+    await drive.close();
+    if (!(e instanceof NvramError)) throw e;
+    throw new NvramFileError(`NVRAM file ${path}: ${e.message}`, { cause: e });
+  }
+}
 
 export interface TpmServer {
   readonly port: number;
@@ -89,8 +152,25 @@ export async function startTpmServer(opts: TpmServerOptions): Promise<TpmServer>
   const { port } = opts;
   if (!isValidPort(port)) throw new RangeError(`port must be an integer in 1..65534, got ${port}`);
   const seed = opts.seed ?? DEFAULT_SEED;
-  const store: StateStore = opts.stateDir ? new FileStateStore(opts.stateDir) : new MemoryStateStore();
-  const device = new SwtpmDevice({ seed, store, ...(opts.speed !== undefined && { speed: opts.speed }) });
+  const state = await openState(opts);
+  let device: SwtpmDevice;
+  try {
+    device = new SwtpmDevice({
+      seed,
+      store: state.store,
+      ...(opts.speed !== undefined && { speed: opts.speed }),
+    });
+    await device.ready();
+  } catch (e) {
+    await state.close();
+    throw e;
+  }
+
+  // One request at a time, in arrival order, over all connections: the device is one swtpm process.
+  let queue: Promise<void> = Promise.resolve();
+  const serially = (work: () => Promise<void>) => {
+    queue = queue.then(work).catch(() => undefined);
+  };
 
   // Virtual time = real time since the last rebase. A control request that moves the TPM's clock (CMD_INIT
   // loading a migrated state) rebases, so time continues from the state's own clock.
@@ -117,16 +197,21 @@ export async function startTpmServer(opts: TpmServerOptions): Promise<TpmServer>
       ctrlServer.close(done);
       // destroySoon: responses already written still reach the client.
       for (const s of sockets) s.destroySoon();
-    }).then(() => resolveStopped(reason));
+    })
+      .then(() => queue)
+      .then(() => state.close())
+      .then(() => resolveStopped(reason));
     return closing;
   };
 
   const dataServer = net.createServer((socket) => {
     track(socket);
-    onMessages(socket, tpmCommandLength, (command) => {
-      const { response } = device.handleCommand(command, { nowNs: nowNs() });
-      if (response.length > 0) socket.write(response);
-    });
+    onMessages(socket, tpmCommandLength, (command) =>
+      serially(async () => {
+        const { response } = await device.handleCommandDurable(command, { nowNs: nowNs() });
+        if (response.length > 0 && !socket.destroyed) socket.write(response);
+      }),
+    );
   });
 
   const ctrlServer = net.createServer((socket) => {
@@ -135,15 +220,16 @@ export async function startTpmServer(opts: TpmServerOptions): Promise<TpmServer>
     onMessages(
       socket,
       ctrlRequestLength,
-      (request) => {
-        const before = device.engine.ctx.nowNs;
-        const response = device.handleControl(request);
-        const after = device.engine.ctx.nowNs;
-        if (after !== before) anchor = { virtualNs: after, realNs: process.hrtime.bigint() };
-        if (response.length > 0) socket.write(response);
-        const cmd = new DataView(request.buffer, request.byteOffset, 4).getUint32(0);
-        if (cmd === CMD.SHUTDOWN && device.terminated) void stop('shutdown');
-      },
+      (request) =>
+        serially(async () => {
+          const before = device.engine.ctx.nowNs;
+          const response = await device.handleControlDurable(request);
+          const after = device.engine.ctx.nowNs;
+          if (after !== before) anchor = { virtualNs: after, realNs: process.hrtime.bigint() };
+          if (response.length > 0 && !socket.destroyed) socket.write(response);
+          const cmd = new DataView(request.buffer, request.byteOffset, 4).getUint32(0);
+          if (cmd === CMD.SHUTDOWN && device.terminated) void stop('shutdown');
+        }),
       (waiting) => {
         clearTimeout(timer);
         timer = waiting ? setTimeout(() => socket.destroy(), CTRL_REQUEST_TIMEOUT_MS) : undefined;
@@ -158,6 +244,7 @@ export async function startTpmServer(opts: TpmServerOptions): Promise<TpmServer>
   } catch (e) {
     dataServer.close();
     ctrlServer.close();
+    await state.close();
     throw e;
   }
 
