@@ -43,9 +43,18 @@ export async function saveMachine(source: Machine, opts: SaveOptions = {}): Prom
 }
 
 async function save(source: Machine, opts: SaveOptions): Promise<{ bytes: Uint8Array; cut: CutPoint }> {
-  if (!source.isPaused) await source.pause();
-  const strategy = opts.inflight ?? 'wait';
+  // The cut is where the source stood when it was told to stop; vm_stop may then complete a pending
+  // MMIO exit (the fix) before the state is saved.
   const cut = describeCut(source, opts.cutIndex ?? null);
+  if (!source.isPaused) await source.pause();
+  if (cut.pendingMmio && source.vcpu.view.pendingExit === null) {
+    cut.description += '; vm_stop completed the access first (complete pending MMIO before stop)';
+  }
+  const backendNow = backendWords(source);
+  if (backendNow !== backendWords(source, cut.backendPhase)) {
+    cut.description += `; when saved: ${backendNow || 'no TPM command in flight'}`;
+  }
+  const strategy = opts.inflight ?? 'wait';
   const exit = source.vcpu.view.pendingExit;
   const ctx: SectionContext = {
     strategy,
@@ -213,18 +222,21 @@ export function describeCut(machine: Machine, index: number | null): CutPoint {
           : `a '${op.op}' step`;
     where = `before ${what}`;
   }
-  const cmd = machine.backend.inFlightCommand;
-  const backend =
-    phase === 'idle' || cmd === null
-      ? ''
-      : `; ${commandCodeName(cmd.input.length >= 10 ? u32(cmd.input, 6) : 0)} ${PHASE_WORDS[phase]}`;
+  const backend = backendWords(machine);
   return {
     timeNs: machine.scheduler.nowNs,
     index,
     pendingMmio: exit && { addr: exit.addr, size: exit.size, isWrite: exit.isWrite, phase: exit.phase },
     backendPhase: phase,
-    description: where + backend,
+    description: backend ? `${where}; ${backend}` : where,
   };
+}
+
+/** "TPM2_GetRandom executing in the TPM", or '' when the backend is idle; `phase` overrides the backend's. */
+function backendWords(machine: Machine, phase: string = machine.backend.phase): string {
+  const cmd = machine.backend.inFlightCommand;
+  if (phase === 'idle' || cmd === null) return '';
+  return `${commandCodeName(cmd.input.length >= 10 ? u32(cmd.input, 6) : 0)} ${PHASE_WORDS[phase]}`;
 }
 
 const PHASE_WORDS: Record<string, string> = {

@@ -168,14 +168,22 @@ export class Machine implements RunProbe {
       addr: exit.addr,
       len: exit.size,
     });
-    if (after === before) return;
+    const got = exit.data ?? 0;
+    // A repeated FIFO read either takes the next byte (rw_offset moves) or, after the last one, reads
+    // "no data" (0xff): either way the guest never gets the byte the source read. Other registers have
+    // no read side effects: reading them again only gives a fresher value.
+    if (after === before && !(isFifo(exit.addr) && got !== w.lostValue)) return;
     const hex = (n: number) => `0x${n.toString(16).padStart(w.size * 2, '0')}`;
+    const moved =
+      after === before
+        ? `rw_offset stayed at ${after}, past the end of the response`
+        : `rw_offset moved ${before} → ${after}`;
     this.reportHazard(
       'duplicated-mmio-read',
       w.cut,
       `the ${w.size}-byte read at 0x${w.addr.toString(16)} (RIP ${rip}) ran again on the destination: the source ` +
-        `had read ${hex(w.lostValue)}, lost with run->mmio.data; the destination read ${hex(exit.data ?? 0)} and ` +
-        `rw_offset moved ${before} → ${after}, so the guest never sees ${hex(w.lostValue)}`,
+        `had read ${hex(w.lostValue)}, lost with run->mmio.data; the destination read ${hex(got)} and ` +
+        `${moved}, so the guest never sees ${hex(w.lostValue)}`,
     );
   }
 
