@@ -1,48 +1,31 @@
-// The panel regions of the page, in the order the story flows: the guest's vCPU traps into KVM, QEMU's
-// TIS model moves bytes through its FIFO, the backend hands commands to the TPM, and the timeline and the
-// guest console show what happened. Later issues fill each region; the labels are what e2e tests look for.
+// The panels this shell draws itself, in the order the story flows: the guest's vCPU traps into KVM, QEMU's
+// TIS model moves bytes through its registers and FIFO, the backend hands commands to the TPM, and the
+// guest prints what it got. The labels are what e2e tests and screen readers look for. (State chart,
+// Lanes, TPM decoder and Guest view are mounted from src/app/panels/ by components/ExternalPanels.tsx.)
 export interface PanelSpec {
   title: string;
   role: string;
-  empty: string;
-  area: string;
 }
 
-export const PANELS: readonly PanelSpec[] = [
-  {
+export const PANEL_ROLES = {
+  vcpu: {
     title: 'vCPU',
-    role: 'Guest instructions and KVM exits: decode, exit to the device model, re-enter to retire.',
-    empty: 'No vCPU yet: load a machine to see its registers and the MMIO access in flight.',
-    area: 'lg:col-span-1',
+    role: 'The guest instruction and KVM’s three steps for MMIO: exit, device access, re-entry.',
   },
-  {
+  tis: {
     title: 'TIS registers',
-    role: 'QEMU’s TIS interface: five localities, ACCESS and STS, the command state machine.',
-    empty: 'No TIS device yet: its registers appear here once a machine is loaded.',
-    area: 'lg:col-span-1',
+    role: 'QEMU’s TIS: five localities, ACCESS, STS and the interrupt registers, bit by bit.',
   },
-  {
-    title: 'FIFO buffer',
-    role: 'The single command/response buffer shared by all localities and its rw_offset.',
-    empty: 'The buffer is empty.',
-    area: 'lg:col-span-1',
+  fifo: {
+    title: 'FIFO',
+    role: 'The one command/response buffer all localities share, and rw_offset.',
   },
-  {
+  backend: {
     title: 'Backend and TPM',
-    role: 'The backend thread, the swtpm-style TPM engine, and the bottom half that delivers responses.',
-    empty: 'No TPM attached.',
-    area: 'lg:col-span-1',
+    role: 'The backend thread, the bottom half that delivers responses, and the TPM in its Web Worker.',
   },
-  {
-    title: 'Timeline',
-    role: 'Every event in virtual time, from MMIO exit to bottom half, with the cut points you can migrate at.',
-    empty: 'The trace is empty: nothing has run yet.',
-    area: 'lg:col-span-2',
-  },
-  {
+  console: {
     title: 'Guest console',
     role: 'What the guest prints, stamped with virtual time like dmesg.',
-    empty: 'The guest has printed nothing.',
-    area: 'lg:col-span-2',
   },
-];
+} as const satisfies Record<string, PanelSpec>;

@@ -1,0 +1,78 @@
+import { useSim } from '../store';
+import { EmptyState } from './Panel';
+
+const ROW = 16;
+
+/** The shared buffer in hex: the command or response region marked, the rw_offset cursor on its byte. */
+export function FifoView() {
+  const tis = useSim((s) => s.view?.tis ?? null);
+  if (!tis) return <EmptyState>The buffer is empty.</EmptyState>;
+  const { buffer, rwOffset, region } = tis;
+  const regionLength = region.kind === 'none' ? 0 : region.length;
+  const rows = Math.ceil(buffer.length / ROW);
+  const regionClass =
+    region.kind === 'command'
+      ? 'bg-sky-100 text-sky-950 dark:bg-sky-900 dark:text-sky-50'
+      : 'bg-emerald-100 text-emerald-950 dark:bg-emerald-900 dark:text-emerald-50';
+  return (
+    <div className="space-y-2">
+      <p className="text-sm">
+        {region.kind === 'none' ? (
+          'No command or response in the buffer.'
+        ) : (
+          <>
+            <span className={`rounded px-1 ${regionClass}`}>
+              {region.kind === 'command' ? 'Command' : 'Response'}: {region.length} bytes
+            </span>{' '}
+            (bytes 0–{region.length - 1})
+          </>
+        )}{' '}
+        · <span className="font-mono font-semibold">rw_offset = {rwOffset}</span> (boxed ▲)
+      </p>
+      <div className="max-h-80 overflow-auto">
+        <table className="font-mono text-xs" aria-label="Shared buffer">
+          <tbody>
+            {Array.from({ length: rows }, (_, r) => (
+              <tr key={r}>
+                <th scope="row" className="pr-2 text-right font-normal text-slate-400">
+                  {(r * ROW).toString(16).padStart(3, '0')}
+                </th>
+                {Array.from({ length: ROW }, (_, c) => {
+                  const i = r * ROW + c;
+                  if (i >= buffer.length) return <td key={c} />;
+                  const inRegion = i < regionLength;
+                  const cursor = i === rwOffset;
+                  return (
+                    <td
+                      key={c}
+                      data-offset={i}
+                      aria-current={cursor ? 'location' : undefined}
+                      title={cursor ? `rw_offset ${i}` : `offset ${i}`}
+                      className={
+                        'relative px-0.5 text-center ' +
+                        (inRegion ? regionClass : 'text-slate-400 dark:text-slate-500') +
+                        (cursor ? ' outline-3 outline-offset-[-1px] outline-red-600 font-bold' : '') +
+                        (inRegion && i < rwOffset && region.kind === 'response' ? ' opacity-60' : '')
+                      }
+                    >
+                      {(buffer[i] ?? 0).toString(16).padStart(2, '0')}
+                      {cursor && (
+                        <span className="absolute -bottom-3 left-1/2 -translate-x-1/2 text-[10px] text-red-600">
+                          ▲
+                        </span>
+                      )}
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p className="text-xs text-slate-500 dark:text-slate-400">
+        Response bytes before rw_offset have been read by the device (faded). Only the first {buffer.length}{' '}
+        of 4096 bytes are shown.
+      </p>
+    </div>
+  );
+}
