@@ -85,7 +85,6 @@ export class SimHost {
   private traceReset = true;
   private lastActive: string[] = [];
   private lastTransition: StateTransition | null = null;
-  private lastTisEvent = 'mmio.write';
   private detachMachine: (() => void) | null = null;
   private queue: Promise<void> = Promise.resolve();
   private lastPost = -Infinity;
@@ -240,10 +239,16 @@ export class SimHost {
     this.detachMachine?.();
     this.machine = machine;
     this.watch.attach(machine);
+    // The last transition, exactly: after every TIS event that can move a region (writes, completions), the
+    // active states are compared with the ones before it.
     const offTrace = machine.trace.subscribe((e) => {
       if (e.source !== 'tis') return;
       const event = tisEventOf(e.kind);
-      if (event !== null) this.lastTisEvent = event;
+      if (event !== 'mmio.write' && event !== 'backend.completed') return;
+      const active = activeTisStates(machine);
+      const moved = changedState(this.lastActive, active, event);
+      if (moved) this.lastTransition = moved;
+      this.lastActive = active;
     });
     // A hazard shows at once, even in the middle of a run slice's frame.
     const offHazard = machine.onHazard(() => this.postView(true));
@@ -369,13 +374,7 @@ export class SimHost {
 
   view(): SimView {
     const m = this.machine;
-    let active: string[] = [];
-    if (m) {
-      active = activeTisStates(m);
-      const moved = changedState(this.lastActive, active, this.lastTisEvent);
-      if (moved) this.lastTransition = moved;
-      this.lastActive = active;
-    }
+    const active = m ? activeTisStates(m) : [];
     const guest = (this.config.guest ?? {}) as { driver?: string; workload?: string };
     return {
       ready: m !== null,
@@ -406,6 +405,8 @@ function tpmOptions(config: Record<string, unknown>): TpmWorkerOptions {
   return {
     seed: typeof seed === 'string' || typeof seed === 'number' ? seed : 'tislab',
     startupClear: true,
+    // A simulation is a function of (scenario, seed): its TPMs start fresh, never from the page's NVRAM.
+    nvram: 'memory',
     ...(typeof speed === 'number' ? { speed } : {}),
   };
 }
