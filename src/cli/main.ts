@@ -1,9 +1,9 @@
-// The `tislab` command line over the same core the browser runs. Later issues add
-// run and sweep as entries in COMMANDS.
+// The `tislab` command line over the same core the browser runs: one entry in COMMANDS per command.
 import { parseArgs } from 'node:util';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io';
 import { REPLAY_USAGE, runReplay } from './replay';
 import { RUN_SUMMARY, RUN_USAGE, runRun } from './run';
+import { runSweep, SWEEP_HELP, SWEEP_SUMMARY, SWEEP_USAGE } from './sweep';
 import { runTpmServer, TPM_SERVER_HELP, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
 import { readVersion } from './version';
 import { TraceLog } from '../core/kernel/trace';
@@ -58,6 +58,13 @@ const COMMANDS: Command[] = [
     summary: RUN_SUMMARY,
     usage: RUN_USAGE,
     run: runRun,
+  },
+  {
+    name: 'sweep',
+    summary: SWEEP_SUMMARY,
+    usage: SWEEP_USAGE,
+    help: SWEEP_HELP,
+    run: runSweep,
   },
   {
     name: 'help',

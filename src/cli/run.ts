@@ -1,11 +1,12 @@
 // `tislab run CONFIG.json`: builds the machine a config describes, runs it headless and prints the guest
 // console as dmesg shows it, then the trace hash. A run is a pure function of (config, seed), so the hash
 // identifies it: two runs of the same config and seed print the same one.
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatConsoleLine } from '../core/guest';
 import { NS_PER_S, TraceLog } from '../core/kernel';
 import { createMachine, MachineConfigError } from '../core/vm';
+import { readConfigFile } from './config-file';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io';
 
 export const RUN_USAGE = 'tislab run CONFIG.json [--until N-transactions] [--trace out.jsonl] [--seed S]';
@@ -62,19 +63,8 @@ export async function runRun(args: string[], io: CliIo): Promise<number> {
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('tislab run: give exactly one CONFIG.json');
   const until = parsed.values.until === undefined ? undefined : parseUntil(parsed.values.until);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    io.err(`tislab run: cannot read ${file}: ${(e as Error).message}`);
-    return EXIT_FAILURE;
-  }
-  let config: unknown;
-  try {
-    config = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`tislab run: ${file} is not JSON: ${(e as Error).message}`);
-  }
+  let config = readConfigFile('run', file, io);
+  if (config === null) return EXIT_FAILURE;
   if (parsed.values.seed !== undefined && typeof config === 'object' && config !== null) {
     config = { ...config, seed: parsed.values.seed };
   }

@@ -153,7 +153,7 @@ describe('migrate', () => {
       await src.run({ until: { kind: 'transactionsDone', count: 1 } });
       const bytes = await saveMachine(src);
       const before = src.view;
-      bytes[100] ^= 1;
+      bytes[100] = bytes[100]! ^ 1;
       expect(await refusal(bytes)).toEqual([
         'the snapshot is corrupt: its SHA-256 does not match its contents',
       ]);

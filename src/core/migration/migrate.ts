@@ -11,6 +11,7 @@
 import { commandCodeName } from '../tpm2/constants';
 import { assembleMachine, type Machine, type MachineOptions } from '../vm/machine';
 import type { CutPoint } from '../vm/hazards';
+import type { GuestOp } from '../guest/program';
 import { TIS_ADDR_BASE, TIS_ADDR_SIZE } from '../tis/registers';
 import { VMStateError } from './vmstate';
 import { machineSections, type SectionContext } from './machine-sections';
@@ -214,13 +215,7 @@ export function describeCut(machine: Machine, index: number | null): CutPoint {
     where = 'after the guest program ended';
   } else {
     const op = v.currentOp;
-    const what =
-      op.op === 'read'
-        ? `a ${op.size}-byte read of ${describeAddress(op.addr)}`
-        : op.op === 'write'
-          ? `a ${op.size}-byte write to ${describeAddress(op.addr)}`
-          : `a '${op.op}' step`;
-    where = `before ${what}`;
+    where = describeOp(op, v.next?.step === 'wake');
   }
   const backend = backendWords(machine);
   return {
@@ -230,6 +225,31 @@ export function describeCut(machine: Machine, index: number | null): CutPoint {
     backendPhase: phase,
     description: backend ? `${where}; ${backend}` : where,
   };
+}
+
+function describeOp(op: GuestOp, sleeping: boolean): string {
+  switch (op.op) {
+    case 'read':
+      return `before a ${op.size}-byte read of ${describeAddress(op.addr)}`;
+    case 'write':
+      return `before a ${op.size}-byte write to ${describeAddress(op.addr)}`;
+    case 'sleep':
+      return sleeping ? `in a ${op.ns / 1000} µs sleep` : `before a ${op.ns / 1000} µs sleep`;
+    case 'mark': {
+      const d = op.data;
+      const name =
+        d !== null && typeof d === 'object' && !Array.isArray(d) && typeof d.name === 'string'
+          ? ` (${d.name})`
+          : '';
+      return `at ${op.name}${name}`;
+    }
+    case 'print':
+      return 'before a console line';
+    case 'now':
+      return 'before reading the clock';
+    case 'checkpoint':
+      return 'at a program checkpoint';
+  }
 }
 
 /** "TPM2_GetRandom executing in the TPM", or '' when the backend is idle; `phase` overrides the backend's. */
