@@ -11,7 +11,9 @@ import {
   visibleRange,
   type Lane,
   type LaneMarker,
+  spanCovering,
   type LaneRows,
+  type LaneSpan,
 } from '../views/lanes';
 
 export interface LanesPanelProps {
@@ -34,43 +36,17 @@ const LANE_TINT: Readonly<Record<Lane, string>> = {
   migration: 'bg-rose-100 text-rose-950 dark:bg-rose-900/60 dark:text-rose-50',
 };
 
-interface SpanRows {
-  startRow: number;
-  endRow: number;
-  open: boolean;
-  label: string;
-}
-
-/** Per lane, the rows each busy span covers, sorted by start (spans of one lane never overlap). */
-function spanRowsByLane(events: readonly TraceEvent[], rows: LaneRows): Map<Lane, SpanRows[]> {
-  const out = new Map<Lane, SpanRows[]>(LANES.map((l) => [l, []]));
-  for (const s of laneSpans(events)) {
-    out.get(s.lane)?.push({
-      startRow: rows.rowOfEvent(s.start),
-      endRow: s.end === null ? rows.count - 1 : rows.rowOfEvent(s.end),
-      open: s.end === null,
-      label: s.label,
-    });
-  }
+/** Each lane's busy spans, sorted by their first event (spans of one lane never overlap). */
+function spansByLane(events: readonly TraceEvent[]): Map<Lane, LaneSpan[]> {
+  const out = new Map<Lane, LaneSpan[]>(LANES.map((l) => [l, []]));
+  for (const s of laneSpans(events)) out.get(s.lane)?.push(s);
   return out;
-}
-
-function spanAt(spans: readonly SpanRows[], row: number): SpanRows | undefined {
-  let lo = 0;
-  let hi = spans.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((spans[mid] as SpanRows).startRow <= row) lo = mid + 1;
-    else hi = mid;
-  }
-  const s = spans[lo - 1];
-  return s && s.endRow >= row ? s : undefined;
 }
 
 /** The trace as a sequence view: one column per thread of the real system, time running down. */
 export function LanesPanel({ events, markers }: LanesPanelProps) {
   const rows = useMemo(() => laneRows(events, markers), [events, markers]);
-  const spans = useMemo(() => spanRowsByLane(events, rows), [events, rows]);
+  const spans = useMemo(() => spansByLane(events), [events]);
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [follow, setFollow] = useState(true);
@@ -86,8 +62,10 @@ export function LanesPanel({ events, markers }: LanesPanelProps) {
   const onScroll = () => {
     const el = scroller.current;
     if (!el) return;
-    setScrollTop(el.scrollTop);
-    const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT;
+    // Only scrollTop is read: scrollHeight or clientHeight would force a layout of the whole list.
+    const top = el.scrollTop;
+    setScrollTop(top);
+    const atEnd = top + VIEW_HEIGHT >= rows.count * ROW_HEIGHT - ROW_HEIGHT;
     if (atEnd !== follow) setFollow(atEnd);
   };
 
@@ -161,7 +139,7 @@ function LaneRowView({
   row: number;
   rows: LaneRows;
   events: readonly TraceEvent[];
-  spans: Map<Lane, SpanRows[]>;
+  spans: Map<Lane, LaneSpan[]>;
 }) {
   const item = rows.at(row);
   const style = {
@@ -191,12 +169,9 @@ function LaneRowView({
   }
   const e = events[item.index] as TraceEvent;
   const lane = laneOf(e);
-  const prev = item.index > 0 ? events[item.index - 1] : undefined;
-  const prevLane = prev ? laneOf(prev) : null;
   const text = describeEvent(e);
   const isHazard = e.source === 'hazard';
   const laneIdx = lane === null ? -1 : LANES.indexOf(lane);
-  const prevIdx = prevLane === null ? -1 : LANES.indexOf(prevLane);
   return (
     <div style={style} className="flex border-b border-slate-100 dark:border-slate-800" data-seq={e.seq}>
       <span className="w-24 shrink-0 px-1 leading-[22px] text-slate-500 dark:text-slate-400">
@@ -204,14 +179,14 @@ function LaneRowView({
       </span>
       <div className="relative flex-1">
         {LANES.map((l, i) => {
-          const s = spanAt(spans.get(l) ?? [], row);
+          const s = spanCovering(spans.get(l) ?? [], item.index);
           return s ? (
             <span
               key={l}
               title={s.label}
               className={
                 'absolute top-0 bottom-0 w-1 ' +
-                (s.open
+                (s.end === null
                   ? 'bg-[repeating-linear-gradient(0deg,#b45309_0_3px,transparent_3px_6px)]'
                   : 'bg-slate-400 dark:bg-slate-500')
               }
@@ -219,16 +194,6 @@ function LaneRowView({
             />
           ) : null;
         })}
-        {laneIdx >= 0 && prevIdx >= 0 && prevIdx !== laneIdx && (
-          <span
-            aria-hidden="true"
-            className="absolute top-1/2 border-t border-slate-500 dark:border-slate-400"
-            style={{
-              left: `${(Math.min(prevIdx, laneIdx) + 0.5) * LANE_SHARE}%`,
-              width: `${Math.abs(laneIdx - prevIdx) * LANE_SHARE}%`,
-            }}
-          />
-        )}
         <span
           title={`${e.source} ${e.kind} ${JSON.stringify(e.data)}`}
           className={

@@ -196,7 +196,7 @@ function TransitionLine({
       {isLast && <span aria-label="last transition">◆ </span>}
       {prefix}
       <span className="font-mono">{t.events.join(', ')}</span> {targets}
-      {t.guard && <span className="text-slate-500 dark:text-slate-400"> [{t.guard}]</span>}
+      {t.guard && <span className="break-all text-slate-500 dark:text-slate-400"> [{t.guard}]</span>}
     </li>
   );
 }

@@ -8,6 +8,7 @@ import {
   laneOf,
   laneRows,
   laneSpans,
+  spanCovering,
   registerName,
   visibleRange,
   type LaneRow,
@@ -134,6 +135,26 @@ describe('laneSpans', () => {
   });
 });
 
+describe('spanCovering', () => {
+  it('finds the span over an event, open spans reaching to the end', () => {
+    const spans = laneSpans([
+      ev('kvm', 'kvm_exit'),
+      ev('kvm', 'kvm_run'),
+      ev('tis', 'tpm_tis_mmio_read'),
+      ev('kvm', 'kvm_exit'),
+      ev('tis', 'tpm_tis_mmio_read'),
+    ]);
+    expect([0, 1, 2, 3, 4, 99].map((i) => spanCovering(spans, i)?.start ?? null)).toEqual([
+      0,
+      0,
+      null,
+      3,
+      3,
+      3,
+    ]);
+  });
+});
+
 describe('laneRows', () => {
   const events = [10, 20, 20, 30].map((t, i) => ({ t, seq: i }));
 
@@ -145,13 +166,13 @@ describe('laneRows', () => {
     ]);
     const all = Array.from({ length: rows.count }, (_, r) => rows.at(r));
     expect(all).toEqual<LaneRow[]>([
-      { type: 'marker', marker: { t: 0, label: 'start' } },
+      { type: 'marker', marker: { t: 0, label: 'start' }, before: 0 },
       { type: 'event', index: 0 },
       { type: 'event', index: 1 },
       { type: 'event', index: 2 },
-      { type: 'marker', marker: { t: 20, label: 'snapshot' } },
+      { type: 'marker', marker: { t: 20, label: 'snapshot' }, before: 3 },
       { type: 'event', index: 3 },
-      { type: 'marker', marker: { t: 99, label: 'migrate' } },
+      { type: 'marker', marker: { t: 99, label: 'migrate' }, before: 4 },
     ]);
     expect([0, 1, 2, 3].map((i) => rows.rowOfEvent(i))).toEqual([1, 2, 3, 5]);
     expect(rows.at(-1)).toBeUndefined();
@@ -191,7 +212,11 @@ describe('laneRows', () => {
     const many = Array.from({ length: 100_000 }, (_, i) => ({ t: i * 500, seq: i }));
     const rows = laneRows(many, [{ t: 25_000_000, label: 'savevm' }]);
     expect(rows.count).toBe(100_001);
-    expect(rows.at(50_001)).toEqual({ type: 'marker', marker: { t: 25_000_000, label: 'savevm' } });
+    expect(rows.at(50_001)).toEqual({
+      type: 'marker',
+      marker: { t: 25_000_000, label: 'savevm' },
+      before: 50_001,
+    });
     expect(rows.at(100_000)).toEqual({ type: 'event', index: 99_999 });
   });
 });

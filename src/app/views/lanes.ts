@@ -197,56 +197,87 @@ export interface LaneSpan {
  *   TPM worker               tpm_emulator_unix_tx_bufs → tpm_backend_worker_thread (the command executes)
  *   main loop (bottom half)  tpm_backend_worker_thread → tpm_backend_request_completed (bottom half pending)
  */
+const VCPU_LANE = LANES.indexOf('vCPU');
+const KVM_LANE = LANES.indexOf('KVM');
+const THREAD_LANE = LANES.indexOf('backend thread');
+const BH_LANE = LANES.indexOf('main loop (bottom half)');
+const TPM_LANE = LANES.indexOf('TPM worker');
+
 export function laneSpans(events: readonly EventLike[]): LaneSpan[] {
   const spans: LaneSpan[] = [];
-  const open = new Map<Lane, LaneSpan>();
-  const begin = (lane: Lane, i: number, label: string) => {
-    if (open.has(lane)) return;
+  // The open span of each lane, by lane number (a plain array: this runs over every event each frame).
+  const open: (LaneSpan | undefined)[] = [];
+  const begin = (n: number, i: number, label: string) => {
+    if (open[n] !== undefined) return;
+    const lane = LANES[n] as Lane;
     const s: LaneSpan = { lane, start: i, end: null, label };
-    open.set(lane, s);
+    open[n] = s;
     spans.push(s);
   };
-  const finish = (lane: Lane, i: number) => {
-    const s = open.get(lane);
-    if (!s) return;
+  const finish = (n: number, i: number) => {
+    const s = open[n];
+    if (s === undefined) return;
     s.end = i;
-    open.delete(lane);
+    open[n] = undefined;
   };
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as EventLike;
-    switch (e.kind) {
+    const kind = e.kind;
+    // Most events open or close nothing; one comparison of the first letters sends them on.
+    if (
+      kind.charCodeAt(0) !== 0x6b /* k */ &&
+      kind.charCodeAt(0) !== 0x74 /* t */ &&
+      kind !== 'vm_state_notify'
+    )
+      continue;
+    switch (kind) {
       case 'kvm_exit':
-        begin('KVM', i, 'vCPU out of the guest: exit → re-entry');
+        begin(KVM_LANE, i, 'vCPU out of the guest: exit → re-entry');
         break;
       case 'kvm_run':
-        finish('KVM', i);
+        finish(KVM_LANE, i);
         break;
       case 'vm_state_notify':
-        if (field(e.data, 'running')) finish('vCPU', i);
-        else begin('vCPU', i, `VM stopped (${String(field(e.data, 'reason'))})`);
+        if (field(e.data, 'running')) finish(VCPU_LANE, i);
+        else begin(VCPU_LANE, i, `VM stopped (${String(field(e.data, 'reason'))})`);
         break;
       case 'tpm_backend_deliver_request':
-        if (field(e.data, 'error') === undefined) begin('backend thread', i, 'request on the backend thread');
+        if (field(e.data, 'error') === undefined) begin(THREAD_LANE, i, 'request on the backend thread');
         break;
       case 'tpm_emulator_unix_tx_bufs':
-        begin('TPM worker', i, 'TPM executing the command');
+        begin(TPM_LANE, i, 'TPM executing the command');
         break;
       case 'tpm_backend_worker_thread':
-        finish('backend thread', i);
-        finish('TPM worker', i);
-        begin('main loop (bottom half)', i, 'response waiting for the bottom half');
+        finish(THREAD_LANE, i);
+        finish(TPM_LANE, i);
+        begin(BH_LANE, i, 'response waiting for the bottom half');
         break;
       case 'tpm_backend_request_completed':
-        finish('main loop (bottom half)', i);
+        finish(BH_LANE, i);
         break;
     }
   }
   return spans;
 }
 
+/** The span of `spans` (one lane's, sorted by start) that covers event index i, if any. */
+export function spanCovering(spans: readonly LaneSpan[], i: number): LaneSpan | undefined {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((spans[mid] as LaneSpan).start <= i) lo = mid + 1;
+    else hi = mid;
+  }
+  const s = spans[lo - 1];
+  return s && (s.end === null || s.end >= i) ? s : undefined;
+}
+
 // ---- rows ---------------------------------------------------------------------------------------------
 
-export type LaneRow = { type: 'event'; index: number } | { type: 'marker'; marker: LaneMarker };
+/** An event row (its index in the events), or a marker row after `before` events. */
+export type LaneRow =
+  { type: 'event'; index: number } | { type: 'marker'; marker: LaneMarker; before: number };
 
 /** Events in order with markers between them; row lookups in O(log markers), nothing per event. */
 export interface LaneRows {
@@ -292,8 +323,10 @@ export function laneRows(events: readonly { t: number }[], markers: readonly Lan
     at(row) {
       if (!Number.isInteger(row) || row < 0 || row >= count) return undefined;
       const k = markersBefore(row);
-      if (markerRows[k] === row)
-        return { type: 'marker', marker: (sorted[k] as { marker: LaneMarker }).marker };
+      if (markerRows[k] === row) {
+        const m = sorted[k] as { marker: LaneMarker; before: number };
+        return { type: 'marker', marker: m.marker, before: m.before };
+      }
       return { type: 'event', index: row - k };
     },
     rowOfEvent(index) {

@@ -1,0 +1,17 @@
+// Builds the panels dev page on its own (production React) for screenshots and frame timings:
+//   npx vite build -c src/app/dev/vite.config.ts && npx vite preview -c src/app/dev/vite.config.ts
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+import tailwindcss from '@tailwindcss/vite';
+
+export default defineConfig({
+  root: 'src/app/dev',
+  plugins: [react(), tailwindcss()],
+  build: {
+    outDir: '/tmp/ui-panels-dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    rollupOptions: { input: 'src/app/dev/panels.html' },
+  },
+  preview: { port: 4274, strictPort: true },
+});
