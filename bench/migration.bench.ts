@@ -3,7 +3,8 @@
 // (a fresh machine run through the same transaction without migration: what a replay from the start
 // would cost per cut). Targets: idle ≤ 1 ms and ≤ 64 KiB; sweep ratio ≤ 1.5.
 import { performance } from 'node:perf_hooks';
-import { nodeSha256Stream } from '../src/cli/node-sha256';
+import { nodeSha256, nodeSha256Stream } from '../src/cli/node-sha256';
+import { useSnapshotSha256 } from '../src/core/migration/snapshot-file';
 import { InProcessTransport } from '../src/core/backend/transport';
 import { TraceLog } from '../src/core/kernel/trace';
 import { restoreMachine, saveMachine } from '../src/core/migration/migrate';
@@ -84,6 +85,7 @@ async function sweepRatio(): Promise<{ ratio: number; cuts: number; perCutMs: nu
 
 export async function benchMigration(): Promise<BenchResult[]> {
   TraceLog.useSha256(nodeSha256Stream);
+  useSnapshotSha256(nodeSha256);
   await idleRoundTrip(10); // warm up
   const idle = await idleRoundTrip(100);
   const sizes: string[] = [];

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TraceLog, nobleSha256Stream } from '../core/kernel/trace';
-import { nodeSha256Stream } from './node-sha256';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { nodeSha256, nodeSha256Stream } from './node-sha256';
 
 describe("Node's SHA-256 for the trace hash", () => {
   afterEach(() => TraceLog.useSha256(nobleSha256Stream));
@@ -26,6 +27,16 @@ describe("Node's SHA-256 for the trace hash", () => {
         expect(hashes[1]).toEqual(hashes[0]);
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe('nodeSha256', () => {
+  it('gives the same digest as @noble/hashes for any bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
+        expect(nodeSha256(data)).toEqual(nobleSha256(data));
+      }),
     );
   });
 });
