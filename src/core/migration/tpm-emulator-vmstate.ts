@@ -138,7 +138,10 @@ export function tpmEmulatorSaveStateEntry(
 }
 
 /** tpm_emulator_get_state_blob: one CMD_GET_STATEBLOB, whole (offset 0, totlength must equal length). */
-export function getStateBlob(backend: EmulatorBackend, type: number): Maybe<{ flags: number; bytes: Uint8Array }> {
+export function getStateBlob(
+  backend: EmulatorBackend,
+  type: number,
+): Maybe<{ flags: number; bytes: Uint8Array }> {
   return then(backend.controlRequest(ctrlRequest.getStateBlob(type, PTM_STATE_FLAG_DECRYPTED)), (raw) => {
     const r = ctrlResponse.stateBlob(raw);
     if (r.result !== 0 && (r.result & TPM_RETRY) === 0) {
