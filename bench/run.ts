@@ -1,4 +1,6 @@
 // Runs every benchmark, prints a table and writes docs/benchmarks.md. Usage: npm run bench
+// `npx tsx bench/run.ts tis` runs only the named groups (scheduler, tpm, tis, machine) and prints their
+// table without writing docs/benchmarks.md.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { benchMachine } from './machine.bench';
@@ -16,13 +18,21 @@ function formatMet(r: BenchResult): string {
   return r.met ? 'yes' : 'NO';
 }
 
+const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
+  scheduler: benchScheduler,
+  tpm: benchTpm,
+  tis: benchTis,
+  machine: benchMachine,
+};
+
 async function main(): Promise<void> {
-  const results: BenchResult[] = [
-    ...(await benchScheduler()),
-    ...(await benchTpm()),
-    ...(await benchTis()),
-    ...(await benchMachine()),
-  ];
+  const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !(name in GROUPS));
+  if (unknown.length > 0) throw new Error(`unknown benchmark group(s): ${unknown.join(', ')}`);
+  const results: BenchResult[] = [];
+  for (const [name, run] of Object.entries(GROUPS)) {
+    if (only.length === 0 || only.includes(name)) results.push(...(await run()));
+  }
 
   const rows = results.map((r) => [r.name, formatValue(r), r.target ?? '—', formatMet(r)]);
   const header = ['benchmark', 'result', 'target', 'met?'];
@@ -31,6 +41,11 @@ async function main(): Promise<void> {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
+  for (const r of results) if (r.note !== undefined) console.log(`- ${r.name}: ${r.note}`);
+  if (only.length > 0) {
+    if (results.some((r) => r.met === false)) process.exitCode = 1;
+    return;
+  }
 
   const cpus = os.cpus();
   const cpu = cpus[0]?.model.trim() ?? 'unknown CPU';

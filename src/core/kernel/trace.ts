@@ -91,11 +91,14 @@ export class TraceLog {
       );
     }
     // Everything that can throw (invalid data) happens before any state changes.
-    const flat = flatCopy(data);
-    const copy = flat === undefined ? cloneJson(data) : flat.copy;
-    const dataText = flat === undefined ? stableStringify(copy) : flat.text;
+    let copy = flatCopy(data);
+    let dataText = flatText;
+    if (copy === undefined) {
+      copy = cloneJson(data);
+      dataText = stableStringify(copy);
+    }
     const event: TraceEvent = { t, seq: this.count, source, kind, data: copy };
-    this.unhashed += lineOf(dataText, kind, event.seq, source, t);
+    this.unhashed += `{"data":${dataText},"kind":${quoted(kind)},"seq":${event.seq},"source":${quoted(source)},"t":${t}}\n`;
     if (this.unhashed.length >= HASH_BATCH_CHARS) this.feedHasher();
     if (this.ring.length < this.windowSize) this.ring.push(event);
     else this.ring[this.count % this.windowSize] = event;
@@ -173,28 +176,54 @@ export class TraceLog {
   }
 }
 
-/**
- * The canonical line of an event plus '\n', as stableStringify gives it (keys sorted: data, kind, seq,
- * source, t), written out directly because one is made for every event.
- */
-function lineOf(dataText: string, kind: string, seq: number, source: string, t: number): string {
-  return `{"data":${dataText},"kind":${JSON.stringify(kind)},"seq":${seq},"source":${JSON.stringify(source)},"t":${t}}\n`;
+/** JSON.stringify of the strings a trace repeats (kinds, sources, data keys), made once per string. */
+const quotedCache = new Map<string, string>();
+const QUOTED_CACHE_MAX = 4096;
+
+function quoted(text: string): string {
+  let q = quotedCache.get(text);
+  if (q === undefined) {
+    q = JSON.stringify(text);
+    if (quotedCache.size < QUOTED_CACHE_MAX) quotedCache.set(text, q);
+  }
+  return q;
 }
 
+/** The canonical text of the last record flatCopy copied (a second result without an allocation). */
+let flatText = '';
+/** Scratch for flatCopy's keys, reused: one trace event is appended at a time. */
+const flatKeys: string[] = [];
+
 /**
- * Most trace data is one flat record of numbers and strings. For those, a shallow copy and the canonical
- * text in one pass; undefined for anything else (nested values, arrays, odd keys or values), which takes
- * the general cloneJson/stableStringify path and gets its checks and error messages.
+ * Most trace data is one flat record of numbers and strings. For those, a shallow copy with its keys in
+ * canonical order, and (in flatText) the canonical text, in one pass; undefined for anything else
+ * (nested values, arrays, odd keys or values), which takes the general cloneJson/stableStringify path
+ * and gets its checks and error messages. The line of an event is written out directly (keys sorted:
+ * data, kind, seq, source, t), as stableStringify would, because one is made for every event.
  */
-function flatCopy(data: JsonValue): { copy: JsonValue; text: string } | undefined {
-  if (data === null) return { copy: null, text: 'null' };
+function flatCopy(data: JsonValue): JsonValue | undefined {
+  if (data === null) {
+    flatText = 'null';
+    return null;
+  }
   if (typeof data !== 'object' || Array.isArray(data) || Object.getPrototypeOf(data) !== Object.prototype) {
     return undefined;
   }
-  const keys = Object.keys(data).sort();
+  // The own enumerable keys (for-in also walks the prototype, which is Object.prototype: nothing
+  // enumerable), in the default sort's order: insertion sort, since there are few.
+  const keys = flatKeys;
+  let n = 0;
+  for (const key in data) {
+    let i = n++;
+    while (i > 0 && (keys[i - 1] as string) > key) {
+      keys[i] = keys[i - 1] as string;
+      i--;
+    }
+    keys[i] = key;
+  }
   const copy: Record<string, JsonValue> = {};
   let text = '{';
-  for (let i = 0; i < keys.length; i++) {
+  for (let i = 0; i < n; i++) {
     const key = keys[i] as string;
     const value = data[key];
     let valueText: string;
@@ -207,7 +236,8 @@ function flatCopy(data: JsonValue): { copy: JsonValue; text: string } | undefine
     else return undefined;
     if (key === '__proto__') return undefined;
     copy[key] = value;
-    text += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${valueText}`;
+    text += i === 0 ? `${quoted(key)}:${valueText}` : `,${quoted(key)}:${valueText}`;
   }
-  return { copy, text: `${text}}` };
+  flatText = `${text}}`;
+  return copy;
 }

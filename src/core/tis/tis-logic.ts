@@ -152,15 +152,30 @@ export function initialRegisters(bufferSize = TIS_BUFFER_MAX, tpmVersion: 1 | 2 
 type MutableLoc = { -readonly [K in keyof LocalityRegs]: LocalityRegs[K] };
 type MutableRegs = { -readonly [K in keyof TisRegisters]: TisRegisters[K] };
 
-/** A step in progress: copies the records it changes, once. */
+/** A step in progress: copies the records it changes, once, on the first change (most reads change
+ * nothing and copy nothing). */
 class Step {
-  readonly s: MutableRegs;
-  private readonly copiedLoc: boolean[] = [false, false, false, false, false];
+  /** The registers as the step has left them so far: the ones it started from until the first change. */
+  s: TisRegisters;
+  private readonly from: TisRegisters;
+  private copied = false;
+  /** Bit l set: loc[l] is this step's copy. */
+  private copiedLoc = 0;
   private locArray: MutableLoc[] | null = null;
   effects: TisEffect[] | null = null;
 
   constructor(from: TisRegisters) {
-    this.s = { ...from };
+    this.from = from;
+    this.s = from;
+  }
+
+  /** The registers for writing (the outer record is copied on first use in this step). */
+  w(): MutableRegs {
+    if (!this.copied) {
+      this.copied = true;
+      this.s = { ...this.from };
+    }
+    return this.s as MutableRegs;
   }
 
   /** A locality's registers for reading. */
@@ -171,11 +186,12 @@ class Step {
   /** A locality's registers for writing (copied on first use in this step). */
   mut(l: number): MutableLoc {
     if (this.locArray === null) {
-      this.locArray = this.s.loc.slice() as MutableLoc[];
-      this.s.loc = this.locArray;
+      const s = this.w();
+      this.locArray = s.loc.slice() as MutableLoc[];
+      s.loc = this.locArray;
     }
-    if (!this.copiedLoc[l]) {
-      this.copiedLoc[l] = true;
+    if ((this.copiedLoc & (1 << l)) === 0) {
+      this.copiedLoc |= 1 << l;
       this.locArray[l] = { ...(this.locArray[l] as MutableLoc) };
     }
     return this.locArray[l] as MutableLoc;
@@ -196,7 +212,9 @@ export function step(regs: TisRegisters, event: TisEvent): TisStepResult {
   let readValue = 0;
   switch (event.type) {
     case 'mmio.read':
-      if (event.tpmEstablished !== undefined) st.s.tpmEstablished = event.tpmEstablished;
+      if (event.tpmEstablished !== undefined && event.tpmEstablished !== regs.tpmEstablished) {
+        st.w().tpmEstablished = event.tpmEstablished;
+      }
       readValue = mmioRead(st, event.addr, event.size);
       break;
     case 'mmio.write':
@@ -207,10 +225,11 @@ export function step(regs: TisRegisters, event: TisEvent): TisStepResult {
       break;
     case 'reset':
       reset(st, event.bufferSize, event.tpmVersion);
-      if (event.tpmEstablished !== undefined) st.s.tpmEstablished = event.tpmEstablished;
+      if (event.tpmEstablished !== undefined) st.w().tpmEstablished = event.tpmEstablished;
       break;
   }
-  return { regs: sameRegisters(st.s, regs) ? regs : st.s, readValue, effects: st.effects ?? NO_EFFECTS };
+  const out = st.s === regs || sameRegisters(st.s, regs) ? regs : st.s;
+  return { regs: out, readValue, effects: st.effects ?? NO_EFFECTS };
 }
 
 /** True when a step changed nothing: most register reads. Such a step keeps the caller's object. */
@@ -244,7 +263,7 @@ function raiseIrq(st: Step, l: number, mask: number): void {
   const inte = st.get(l).inte;
   if (inte & INT_ENABLED && inte & mask) {
     st.trace('tpm_tis_raise_irq', { irqmask: mask });
-    st.s.irqLevel = 1;
+    st.w().irqLevel = 1;
     st.emit({ kind: 'irq', level: 1 });
     const loc = st.mut(l);
     loc.ints = (loc.ints | mask) >>> 0;
@@ -262,8 +281,8 @@ function requestUseExcept(st: Step, l: number): boolean {
 /** tpm_tis_tpm_send: the locality goes to EXECUTION; in_len is rw_offset. */
 function tpmSend(st: Step, l: number): void {
   st.mut(l).state = TisState.EXECUTION;
-  st.s.cmdLocty = l;
-  st.s.cmdInLength = st.s.rwOffset;
+  st.w().cmdLocty = l;
+  st.w().cmdInLength = st.s.rwOffset;
   st.trace('tpm_tis_tpm_send', { locty: l, in_len: st.s.rwOffset });
   st.emit({ kind: 'deliver', locality: l, inLength: st.s.rwOffset });
 }
@@ -279,7 +298,7 @@ function newActiveLocality(st: Step, newLocty: number): void {
     o.access &= isSeize ? ~ACCESS_ACTIVE_LOCALITY : ~(ACCESS_ACTIVE_LOCALITY | ACCESS_REQUEST_USE);
     if (isSeize) o.access |= ACCESS_BEEN_SEIZED;
   }
-  st.s.activeLocty = newLocty;
+  st.w().activeLocty = newLocty;
   st.trace('tpm_tis_new_active_locality', { locty: newLocty });
   if (isValidLocality(newLocty)) {
     const n = st.mut(newLocty);
@@ -290,7 +309,7 @@ function newActiveLocality(st: Step, newLocty: number): void {
 
 /** tpm_tis_abort: rewind the shared buffer and switch to next_locty. */
 function abort(st: Step): void {
-  st.s.rwOffset = 0;
+  st.w().rwOffset = 0;
   st.trace('tpm_tis_abort', { locty: st.s.nextLocty });
   const aborting = st.s.abortingLocty;
   if (aborting === st.s.nextLocty) {
@@ -300,14 +319,14 @@ function abort(st: Step): void {
     raiseIrq(st, aborting, INT_COMMAND_READY);
   }
   newActiveLocality(st, st.s.nextLocty);
-  st.s.nextLocty = NO_LOCALITY;
-  st.s.abortingLocty = NO_LOCALITY;
+  st.w().nextLocty = NO_LOCALITY;
+  st.w().abortingLocty = NO_LOCALITY;
 }
 
 /** tpm_tis_prep_abort: with any locality executing, cancel and finish the abort at completion. */
 function prepAbort(st: Step, locty: number, newLocty: number): void {
-  st.s.abortingLocty = locty;
-  st.s.nextLocty = newLocty;
+  st.w().abortingLocty = locty;
+  st.w().nextLocty = newLocty;
   for (let l = 0; l < TIS_NUM_LOCALITIES; l++) {
     if (st.get(l).state === TisState.EXECUTION) {
       st.emit({ kind: 'cancel' });
@@ -337,7 +356,7 @@ function requestCompleted(st: Step, output: Uint8Array | null, selftestDone: boo
   }
   stsSet(st, locty, STS_VALID | STS_DATA_AVAILABLE);
   st.mut(locty).state = TisState.COMPLETION;
-  st.s.rwOffset = 0;
+  st.w().rwOffset = 0;
   if (isValidLocality(st.s.nextLocty)) abort(st);
   raiseIrq(st, locty, INT_DATA_AVAILABLE | INT_STS_VALID);
 }
@@ -348,7 +367,7 @@ function dataRead(st: Step, l: number): number {
   const len = Math.min(tpmCmdGetSize(st.s.buffer), st.s.beBufferSize);
   const off = st.s.rwOffset;
   const ret = st.s.buffer[off] ?? 0;
-  st.s.rwOffset = off + 1;
+  st.w().rwOffset = off + 1;
   if (st.s.rwOffset >= len) {
     stsSet(st, l, STS_VALID);
     raiseIrq(st, l, INT_STS_VALID);
@@ -451,7 +470,7 @@ function mmioWrite(st: Step, addr: number, size: number, value: number): void {
     if (val & INTERRUPTS_SUPPORTED && loc.ints & INTERRUPTS_SUPPORTED) {
       loc.ints = (loc.ints & ~val) >>> 0;
       if (loc.ints === 0) {
-        st.s.irqLevel = 0;
+        st.w().irqLevel = 0;
         st.emit({ kind: 'irq', level: 0 });
         st.trace('tpm_tis_mmio_write_lowering_irq', {});
       }
@@ -548,7 +567,7 @@ function writeSts(st: Step, locty: number, value: number): void {
   if (val === STS_COMMAND_READY) {
     switch (state) {
       case TisState.READY:
-        st.s.rwOffset = 0;
+        st.w().rwOffset = 0;
         break;
       case TisState.IDLE:
         stsSet(st, locty, STS_COMMAND_READY);
@@ -561,7 +580,7 @@ function writeSts(st: Step, locty: number, value: number): void {
         prepAbort(st, locty, locty);
         break;
       case TisState.COMPLETION: {
-        st.s.rwOffset = 0;
+        st.w().rwOffset = 0;
         st.mut(locty).state = TisState.READY;
         if (!(st.get(locty).sts & STS_COMMAND_READY)) {
           stsSet(st, locty, STS_COMMAND_READY);
@@ -576,7 +595,7 @@ function writeSts(st: Step, locty: number, value: number): void {
     if (state === TisState.RECEPTION && !(st.get(locty).sts & STS_EXPECT)) tpmSend(st, locty);
   } else if (val === STS_RESPONSE_RETRY) {
     if (state === TisState.COMPLETION) {
-      st.s.rwOffset = 0;
+      st.w().rwOffset = 0;
       stsSet(st, locty, STS_VALID | STS_DATA_AVAILABLE);
     }
   }
@@ -594,8 +613,8 @@ function writeFifo(st: Step, locty: number, addr: number, size: number, value: n
   }
   let val = value;
   let n = Math.min(size, 4 - (addr & 3));
-  const s = st.s;
   while (st.get(locty).sts & STS_EXPECT && n > 0) {
+    const s = st.w();
     if (s.rwOffset < s.beBufferSize) {
       s.buffer[s.rwOffset] = val & 0xff;
       s.rwOffset++;
@@ -605,6 +624,7 @@ function writeFifo(st: Step, locty: number, addr: number, size: number, value: n
       stsSet(st, locty, STS_VALID); // buffer full: EXPECT clears, the loop ends
     }
   }
+  const s = st.s;
   if (s.rwOffset > 5 && st.get(locty).sts & STS_EXPECT) {
     // The header's size field is in: is the command complete?
     const needIrq = !(st.get(locty).sts & STS_VALID);
@@ -616,7 +636,7 @@ function writeFifo(st: Step, locty: number, addr: number, size: number, value: n
 
 /** tpm_tis_reset (the backend reset/startup itself is the device's job). */
 function reset(st: Step, bufferSize: number, tpmVersion: 1 | 2): void {
-  const s = st.s;
+  const s = st.w();
   s.beTpmVersion = tpmVersion;
   s.beBufferSize = Math.min(bufferSize, TIS_BUFFER_MAX);
   s.activeLocty = NO_LOCALITY;

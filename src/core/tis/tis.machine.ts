@@ -11,11 +11,17 @@
 // QEMU can make exist as transitions, so a step that tried another would leave a region out of step with
 // the context, which the tests check after every event.
 //
-// One more event, `registers.commit`, sets the register file to one that keeps every region's state (it
-// is refused otherwise). TisDevice uses it to fold runs of accesses that move no state (status polls,
-// FIFO bytes) into one event: XState's cost per event grows with the number of active state nodes (this
-// machine has 17), and one interpreter step per MMIO access would cost more than the rest of the device,
-// backend and TPM together (see bench/tis.bench.ts).
+// Folding. XState's cost per event grows with the number of active state nodes (this machine has 17, a
+// step ~20 µs), and one interpreter step per MMIO access would cost more than the rest of the device,
+// backend and TPM together (see bench/tis.bench.ts). So TisDevice sends the machine only the accesses
+// that move a state, and folds the runs in between (status polls, FIFO bytes) into the register file
+// the next event starts from:
+//   - an access event may carry `base`, the register file reached from the context by accesses that
+//     moved no state; the event applies to `base` instead of the context (commit and access in one
+//     step). A `base` that differs from the context in anything a region shows is refused: nothing
+//     changes.
+//   - `registers.commit` sets the register file to one that keeps every region's state (refused
+//     otherwise), for when someone looks at the snapshot between state moves.
 import { assign, setup } from 'xstate';
 import { NO_LOCALITY, TIS_NUM_LOCALITIES, TIS_STATE_NAMES, TisState, isValidLocality } from './registers';
 import { initialRegisters, step } from './tis-logic';
@@ -27,7 +33,11 @@ export interface TisCommitEvent {
   readonly regs: TisRegisters;
 }
 
-export type TisMachineEvent = TisEvent | TisCommitEvent;
+/** An access or completion, applied to `base` when given: the context's register file after accesses
+ * that moved no state (see the top of this file). */
+export type TisAccessEvent = TisEvent & { readonly base?: TisRegisters };
+
+export type TisMachineEvent = TisAccessEvent | TisCommitEvent;
 
 /** True when `after` differs from `before` in anything a region shows: a command state, the active
  * locality, or whether an abort is deferred. */
@@ -70,8 +80,14 @@ export function stepOnce(regs: TisRegisters, event: TisEvent): TisStepResult {
   return memoResult;
 }
 
-const after = (context: TisContext, event: TisMachineEvent): TisRegisters =>
-  event.type === 'registers.commit' ? event.regs : stepOnce(context.regs, event).regs;
+/** The register file after an event: the machine's one notion of what an event does. */
+function after(context: TisContext, event: TisMachineEvent): TisRegisters {
+  if (event.type === 'registers.commit') return event.regs;
+  const base = event.base ?? context.regs;
+  // A base that moved a state is refused: the event changes nothing and no region moves.
+  if (base !== context.regs && movesState(context.regs, base)) return context.regs;
+  return stepOnce(base, event).regs;
+}
 
 /** The command-state moves QEMU's tpm_tis_common.c can make in one event (reset aside). */
 const COMMAND_MOVES: Readonly<Record<string, readonly { to: TisState; on: readonly string[] }[]>> = {
