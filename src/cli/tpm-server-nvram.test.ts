@@ -11,7 +11,7 @@ import { STARTUP_CLEAR, nvDefine, nvRead, nvWrite } from '../core/swtpm/nv-test-
 import { parseResponse } from '../core/tpm2/build';
 import { main } from './main';
 import { NvramFileError, type TpmServer } from './tpm-server';
-import { startOnFreePort, tpmOnce } from './tpm-test-utils';
+import { startOnFreePort, startOnSystemPorts, tpmOnce } from './tpm-test-utils';
 
 const servers: TpmServer[] = [];
 const dirs: string[] = [];
@@ -27,17 +27,19 @@ function tempDir(): string {
   return d;
 }
 
-async function server(nvramFile: string, seed = 'nvram'): Promise<TpmServer> {
-  const s = await startOnFreePort({ seed, nvramFile });
+/** A server on the file; `pair`: on swtpm's port pair P, P+1, as the swtpm TCTI of tpm2-tools needs. */
+async function server(nvramFile: string, pair = false): Promise<TpmServer> {
+  const opts = { seed: 'nvram', nvramFile };
+  const s = await (pair ? startOnFreePort(opts) : startOnSystemPorts(opts));
   servers.push(s);
   return s;
 }
 
-/** Stops a server as `tpm-server` stops on SIGTERM: what it wrote is on the drive afterwards. */
-async function restart(s: TpmServer, nvramFile: string): Promise<TpmServer> {
+/** Stops a server as `tpm-server` stops on SIGTERM (what it wrote is on the drive), starts another. */
+async function restart(s: TpmServer, nvramFile: string, pair = false): Promise<TpmServer> {
   servers.splice(servers.indexOf(s), 1);
   await s.close();
-  return server(nvramFile);
+  return server(nvramFile, pair);
 }
 
 const rcOf = (r: Uint8Array) => parseResponse(r).rc;
@@ -85,7 +87,7 @@ describe('tislab tpm-server --nvram FILE', () => {
 
   it('tpm2-tools: an NV index and an NV counter survive a restart of the server', async () => {
     const file = join(tempDir(), 'tpm.nvram');
-    const first = await server(file);
+    const first = await server(file, true);
     const attrs = 'ownerwrite|authwrite|ownerread|authread';
     for (const [name, ...args] of [
       ['tpm2_startup', '-c'],
@@ -96,7 +98,7 @@ describe('tislab tpm-server --nvram FILE', () => {
     ]) {
       expect(await tool(first.port, name!, ...args), `${name} ${args.join(' ')}`).toMatchObject({ code: 0 });
     }
-    const again = await restart(first, file);
+    const again = await restart(first, file, true);
     expect(await tool(again.port, 'tpm2_startup', '-c')).toMatchObject({ code: 0 });
     expect((await tool(again.port, 'tpm2_getcap', 'handles-nv-index')).stdout).toBe(
       '- 0x1500016\n- 0x1500017\n',
@@ -147,7 +149,7 @@ describe('tislab tpm-server --nvram FILE', () => {
       const file = join(tempDir(), 'tpm.nvram');
       make(file);
       const before = readFileSync(file);
-      const refusal = await startOnFreePort({ nvramFile: file }).then(
+      const refusal = await startOnSystemPorts({ nvramFile: file }).then(
         (s) => (servers.push(s), undefined),
         (e: unknown) => e,
       );

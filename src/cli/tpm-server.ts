@@ -38,8 +38,13 @@ export const DEFAULT_SEED = 'tislab';
 const CTRL_REQUEST_TIMEOUT_MS = 500;
 
 export interface TpmServerOptions {
-  /** The command port; the control channel listens on port + 1. */
+  /** The command port; the control channel listens on port + 1 unless ctrlPort says otherwise. */
   port: number;
+  /**
+   * The control port (swtpm's --ctrl type=tcp,port=Q). With ctrlPort given, 0 for either port lets the
+   * system pick a free one (tests: no port can be taken by another process meanwhile).
+   */
+  ctrlPort?: number;
   seed?: string | number;
   /** Keep the state files here (created if missing); in memory when omitted. */
   stateDir?: string;
@@ -116,7 +121,12 @@ export function isValidPort(port: number): boolean {
   return Number.isInteger(port) && port >= 1 && port <= 65534;
 }
 
-function listen(server: net.Server, port: number): Promise<void> {
+function isPortOrZero(port: number): boolean {
+  return Number.isInteger(port) && port >= 0 && port <= 65535;
+}
+
+/** Listens on 127.0.0.1:port; resolves with the port listened on (the system's pick for 0). */
+function listen(server: net.Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       reject(e.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: ${e.message}`) : e);
@@ -124,7 +134,7 @@ function listen(server: net.Server, port: number): Promise<void> {
     server.once('error', onError);
     server.listen({ port, host: TPM_SERVER_HOST, exclusive: true }, () => {
       server.off('error', onError);
-      resolve();
+      resolve((server.address() as net.AddressInfo).port);
     });
   });
 }
@@ -150,7 +160,15 @@ function onMessages(
 
 export async function startTpmServer(opts: TpmServerOptions): Promise<TpmServer> {
   const { port } = opts;
-  if (!isValidPort(port)) throw new RangeError(`port must be an integer in 1..65534, got ${port}`);
+  const ctrlPort = opts.ctrlPort ?? port + 1;
+  if (opts.ctrlPort === undefined ? !isValidPort(port) : !isPortOrZero(port) || !isPortOrZero(ctrlPort)) {
+    throw new RangeError(
+      opts.ctrlPort === undefined
+        ? `port must be an integer in 1..65534, got ${port}`
+        : `port and ctrlPort must be integers in 0..65535, got ${port} and ${ctrlPort}`,
+    );
+  }
+  if (ctrlPort === port && port !== 0) throw new RangeError(`port and ctrlPort are both ${port}`);
   const seed = opts.seed ?? DEFAULT_SEED;
   const state = await openState(opts);
   let device: SwtpmDevice;
@@ -238,9 +256,9 @@ export async function startTpmServer(opts: TpmServerOptions): Promise<TpmServer>
     socket.on('close', () => clearTimeout(timer));
   });
 
+  let ports: [number, number];
   try {
-    await listen(dataServer, port);
-    await listen(ctrlServer, port + 1);
+    ports = [await listen(dataServer, port), await listen(ctrlServer, ctrlPort)];
   } catch (e) {
     dataServer.close();
     ctrlServer.close();
@@ -249,8 +267,8 @@ export async function startTpmServer(opts: TpmServerOptions): Promise<TpmServer>
   }
 
   return {
-    port,
-    ctrlPort: port + 1,
+    port: ports[0],
+    ctrlPort: ports[1],
     seed,
     device,
     stopped,

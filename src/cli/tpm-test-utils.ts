@@ -1,23 +1,69 @@
 // Test helpers for the TPM server: free ports, and a TCP client that never waits forever.
+//
+// Ports. Test files run in parallel and every client connection holds an ephemeral port: while it is
+// open, and for 60 s of TIME_WAIT after the client closes first (as tpmOnce does), nothing can listen
+// on that port (EADDRINUSE, even with SO_REUSEADDR). A port picked at random inside the system's
+// ephemeral range is therefore sometimes taken, and a test that assumes a port next to its server is
+// free fails now and then. So: servers that need no fixed pair listen on ports the system picks
+// (startOnSystemPorts); servers that need swtpm's P/P+1 pair (the swtpm TCTI of tpm2-tools, the CLI)
+// pick it below the ephemeral range and retry when another test holds it (startOnFreePort).
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { ctrlResponseLength, tpmResponseLength } from '../core/swtpm';
 import { startTpmServer, type TpmServer, type TpmServerOptions } from './tpm-server';
 
 export const IO_TIMEOUT_MS = 5_000;
 
-/** A random port in 20000–40000 whose neighbour is the control port. */
-export function randomPort(): number {
-  return 20_000 + 2 * Math.floor(Math.random() * 10_000);
+/** The system's ephemeral ports (Linux's ip_local_port_range; IANA's 49152–65535 elsewhere). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // not Linux
+  }
+  return [49_152, 65_535];
 }
 
-/** Starts a server on a free port pair: tries random pairs and retries while they are in use. */
+const PAIR_BASE = 20_000;
+/** Even ports from 20000 up to the ephemeral range (at least 2000 pairs). */
+const PAIRS = Math.max(2_000, Math.floor((Math.min(ephemeralRange()[0], 40_000) - 1 - PAIR_BASE) / 2));
+
+/** A random even port P from 20000 on, below the ephemeral range, with P+1 for the control channel. */
+export function randomPort(): number {
+  return PAIR_BASE + 2 * Math.floor(Math.random() * PAIRS);
+}
+
+/** Starts a server on a free port pair P, P+1: tries random pairs and retries while they are in use. */
 export async function startOnFreePort(opts: Omit<TpmServerOptions, 'port'> = {}): Promise<TpmServer> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await startTpmServer({ ...opts, port: randomPort() });
     } catch (e) {
-      if (attempt >= 20 || !/is in use/.test((e as Error).message)) throw e;
+      if (attempt >= 50 || !/is in use/.test((e as Error).message)) throw e;
     }
+  }
+}
+
+/** Starts a server whose two ports the system picks: never taken, no retries. */
+export function startOnSystemPorts(
+  opts: Omit<TpmServerOptions, 'port' | 'ctrlPort'> = {},
+): Promise<TpmServer> {
+  return startTpmServer({ ...opts, port: 0, ctrlPort: 0 });
+}
+
+/**
+ * Resolves once at least `ms` have passed on process.hrtime, the clock the server measures with. A
+ * timer alone can end up to a millisecond early: Node starts it from libuv's loop time, cached in
+ * whole milliseconds when the loop iteration began.
+ */
+export async function sleepAtLeast(ms: number): Promise<void> {
+  const until = process.hrtime.bigint() + BigInt(ms) * 1_000_000n;
+  for (let left = ms; left > 0; left = Number(until - process.hrtime.bigint()) / 1e6) {
+    await new Promise((r) => setTimeout(r, Math.ceil(left)));
   }
 }
 
