@@ -106,6 +106,11 @@ function DevPage() {
   );
 }
 
+if (new URLSearchParams(location.search).has('dark')) {
+  document.documentElement.classList.add('dark');
+  document.body.className = 'bg-slate-950';
+}
+
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <DevPage />

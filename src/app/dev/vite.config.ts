@@ -5,7 +5,7 @@ import react from '@vitejs/plugin-react';
 import tailwindcss from '@tailwindcss/vite';
 
 export default defineConfig({
-  root: 'src/app/dev',
+  // The root stays the repository's, so Tailwind finds the classes the panels use (it scans from the root).
   plugins: [react(), tailwindcss()],
   build: {
     outDir: '/tmp/ui-panels-dist',

@@ -66,6 +66,7 @@ export function GuestViewPanel({ received, truth, error }: GuestViewPanelProps) 
 
   return (
     <Panel
+      className="text-slate-900 dark:text-slate-100"
       title="Guest view"
       role="What the guest driver received beside what the TPM sent, aligned byte by byte."
     >

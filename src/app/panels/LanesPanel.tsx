@@ -75,6 +75,7 @@ export function LanesPanel({ events, markers }: LanesPanelProps) {
 
   return (
     <Panel
+      className="text-slate-900 dark:text-slate-100"
       title="Lanes"
       role="Every trace event on the lane of the thread that did it; bars show a vCPU out of the guest, a command on the TPM, a bottom half pending."
     >
@@ -112,7 +113,8 @@ export function LanesPanel({ events, markers }: LanesPanelProps) {
         role="group"
         aria-label={`Trace lanes: ${LANES.join(', ')}`}
         className="relative overflow-y-auto rounded-b border border-t-0 border-slate-200 font-mono text-[11px] focus:outline-2 focus:outline-sky-600 dark:border-slate-700"
-        style={{ height: VIEW_HEIGHT }}
+        // Containment: rows coming and going inside the list never send the browser to lay out the page.
+        style={{ height: VIEW_HEIGHT, contain: 'strict' }}
       >
         {rows.count === 0 ? (
           <p className="p-3 text-center font-sans text-xs text-slate-500">

@@ -38,6 +38,7 @@ export function StateChartPanel({ active, lastTransition }: StateChartPanelProps
   };
   return (
     <Panel
+      className="text-slate-900 dark:text-slate-100"
       title="State chart"
       role="QEMU’s TIS as an XState machine, drawn from its definition: parallel regions, the active state of each lit."
     >
@@ -150,7 +151,7 @@ function StateBox({
         </span>
         {(isFrom || isTo) && (
           <span
-            className="rounded bg-amber-200 px-1 text-[10px] font-semibold text-amber-950"
+            className="rounded bg-amber-200 px-1 text-[10px] font-semibold whitespace-nowrap text-amber-950"
             aria-hidden="true"
           >
             {isFrom && isTo ? '◆ ↺' : isFrom ? '◆ from' : '◆ to'}
@@ -196,7 +197,6 @@ function TransitionLine({
       {isLast && <span aria-label="last transition">◆ </span>}
       {prefix}
       <span className="font-mono">{t.events.join(', ')}</span> {targets}
-      {t.guard && <span className="break-all text-slate-500 dark:text-slate-400"> [{t.guard}]</span>}
     </li>
   );
 }

@@ -23,6 +23,7 @@ export function TpmDecoderPanel({ command, response }: TpmDecoderPanelProps) {
   const decodedResponse = useMemo(() => (response ? decodeResponse(response, code) : null), [response, code]);
   return (
     <Panel
+      className="text-slate-900 dark:text-slate-100"
       title="TPM decoder"
       role="The last command and its response as TPM 2.0 Part 2/3 structures; point at a field to light its bytes."
     >
@@ -72,7 +73,7 @@ function MessageView({
       <h3 className="text-sm font-semibold">
         {name}: <span className="font-normal">{decoded.summary}</span>
         {decoded.hasProblems && (
-          <span className="ml-2 rounded border border-red-700 px-1 text-xs text-red-800 dark:border-red-400 dark:text-red-300">
+          <span className="ml-2 rounded border border-red-700 px-1 text-xs whitespace-nowrap text-red-800 dark:border-red-400 dark:text-red-300">
             ⚠ malformed
           </span>
         )}
@@ -171,14 +172,18 @@ function HexView({
   for (let at = 0; at < bytes.length; at += BYTES_PER_ROW) rows.push(at);
   return (
     <div className="max-h-80 overflow-auto font-mono text-xs" aria-label={label} role="group">
-      {lit && (
-        <p className="mb-1 font-sans text-slate-700 dark:text-slate-300" aria-live="polite">
-          <span className="font-mono font-semibold">{lit.label}</span>:{' '}
-          {lit.end > lit.start
-            ? `bytes ${lit.start}–${lit.end - 1} (underlined)`
-            : `no bytes (missing at ${lit.start})`}
-        </p>
-      )}
+      <p className="mb-1 font-sans text-slate-700 dark:text-slate-300" aria-live="polite">
+        {lit ? (
+          <>
+            <span className="font-mono font-semibold">{lit.label}</span>:{' '}
+            {lit.end > lit.start
+              ? `bytes ${lit.start}–${lit.end - 1} (underlined)`
+              : `no bytes (missing at ${lit.start})`}
+          </>
+        ) : (
+          'Point at a field to light its bytes.'
+        )}
+      </p>
       {rows.map((at) => (
         <div key={at} className="flex gap-2 whitespace-nowrap">
           <span className="text-slate-400 select-none">{at.toString(16).padStart(4, '0')}</span>
