@@ -13,6 +13,9 @@ import { LanesPanel } from '../panels/LanesPanel';
 import { StateChartPanel } from '../panels/StateChartPanel';
 import { TpmDecoderPanel } from '../panels/TpmDecoderPanel';
 import { flattenStateValue, lastTransitionBetween, type LastTransition } from '../views/state-chart';
+import { InProcessTransport } from '../../core/backend/transport';
+import { SimHost } from '../../workers/sim-host';
+import type { SimMessage } from '../../workers/sim-protocol';
 import '../index.css';
 
 interface Sample {
@@ -24,6 +27,7 @@ interface Sample {
   response: Uint8Array;
   truth: number[];
   received: number[];
+  error?: string | null;
 }
 
 const hexToBytes = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
@@ -72,12 +76,52 @@ async function makeSample(repeat: number): Promise<Sample> {
   };
 }
 
+/**
+ * The 2011 scenario through the simulation host the Worker runs (in the page here, TPMs in-process):
+ * load it, migrate at the cut between a FIFO read's exit and re-entry, resume on the destination.
+ */
+async function scenario2011(): Promise<Sample> {
+  const messages: SimMessage[] = [];
+  const host = new SimHost({
+    post: (m) => messages.push(m),
+    openTransport: async (_slot, options) => new InProcessTransport(options),
+    now: () => performance.now(),
+    yieldToMessages: () => new Promise((resolve) => setTimeout(resolve, 0)),
+    sleep: () => new Promise((resolve) => setTimeout(resolve, 0)),
+  });
+  await host.start();
+  await host.receive({ type: 'loadScenario', id: 'duplicated-mmio-read-2011' });
+  await host.receive({ type: 'migrate' });
+  await host.receive({ type: 'resume' });
+  await host.settled();
+  let events: TraceEvent[] = [];
+  for (const m of messages)
+    if (m.type === 'trace') events = m.reset ? [...m.events] : [...events, ...m.events];
+  const views = messages.flatMap((m) => (m.type === 'view' ? [m.view] : []));
+  const v = views.at(-1)!;
+  const tx = v.transaction;
+  return {
+    events,
+    markers: v.markers,
+    active: v.tisActive,
+    last: v.lastTransition,
+    command: tx?.command ?? new Uint8Array(0),
+    response: tx?.response ?? new Uint8Array(0),
+    truth: Array.from(tx?.response ?? []),
+    received: tx?.received ?? [],
+    error: tx?.error ?? null,
+  };
+}
+
 function DevPage() {
   const [sample, setSample] = useState<Sample | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     const repeat = Number(new URLSearchParams(location.search).get('events') ?? 0);
-    makeSample(repeat).then(setSample, (e: unknown) => setError(String(e)));
+    const params = new URLSearchParams(location.search);
+    (params.has('scenario2011') ? scenario2011() : makeSample(repeat)).then(setSample, (e: unknown) =>
+      setError(String(e)),
+    );
   }, []);
   if (error) return <pre>{error}</pre>;
   if (!sample) return <p>Running the machine…</p>;
@@ -100,7 +144,7 @@ function DevPage() {
       <GuestViewPanel
         received={sample.received}
         truth={sample.truth}
-        error={truncated ? 'tpm_tis tpm_tis: tpm_transmit: tpm_recv: error -5' : null}
+        error={sample.error ?? (truncated ? 'tpm_tis tpm_tis: tpm_transmit: tpm_recv: error -5' : null)}
       />
     </main>
   );

@@ -69,6 +69,15 @@ export function LanesPanel({ events, markers }: LanesPanelProps) {
     if (atEnd !== follow) setFollow(atEnd);
   };
 
+  /** Scrolls a row to the middle of the list and stops following the end. */
+  const jumpTo = (row: number) => {
+    const el = scroller.current;
+    if (!el) return;
+    setFollow(false);
+    el.scrollTop = Math.max(0, row * ROW_HEIGHT - VIEW_HEIGHT / 2);
+    setScrollTop(el.scrollTop);
+  };
+
   const { first, last } = visibleRange(scrollTop, VIEW_HEIGHT, ROW_HEIGHT, rows.count);
   const visible: number[] = [];
   for (let r = first; r <= last; r++) visible.push(r);
@@ -84,14 +93,29 @@ export function LanesPanel({ events, markers }: LanesPanelProps) {
           {events.length.toLocaleString('en')} events
           {markers.length > 0 && `, ${markers.length} marker${markers.length === 1 ? '' : 's'}`}
         </span>
-        <button
-          type="button"
-          aria-pressed={follow}
-          onClick={() => setFollow(!follow)}
-          className="rounded border border-slate-300 px-2 py-0.5 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800"
-        >
-          {follow ? 'Following the end' : 'Follow the end'}
-        </button>
+        <span className="flex flex-wrap items-center gap-1">
+          {markers.slice(-4).map((m, i) => {
+            const k = markers.length - Math.min(markers.length, 4) + i;
+            return (
+              <button
+                key={k}
+                type="button"
+                onClick={() => jumpTo(rows.markerRows[k] ?? 0)}
+                className="rounded border border-rose-400 px-2 py-0.5 text-rose-900 hover:bg-rose-50 dark:text-rose-100 dark:hover:bg-rose-950"
+              >
+                <span aria-hidden="true">⚑ </span>Go to {m.label}
+              </button>
+            );
+          })}
+          <button
+            type="button"
+            aria-pressed={follow}
+            onClick={() => setFollow(!follow)}
+            className="rounded border border-slate-300 px-2 py-0.5 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800"
+          >
+            {follow ? 'Following the end' : 'Follow the end'}
+          </button>
+        </span>
       </div>
       <div
         className="flex border-b border-slate-300 text-[11px] font-semibold dark:border-slate-600"

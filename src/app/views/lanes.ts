@@ -285,27 +285,34 @@ export interface LaneRows {
   at(row: number): LaneRow | undefined;
   /** The row an event is drawn on. */
   rowOfEvent(index: number): number;
+  /** The row of each marker, in the order the markers were given. */
+  markerRows: number[];
 }
 
-/** First index whose element's t is greater than t (events are in time order). */
-function upperBoundT(events: readonly { t: number }[], t: number): number {
+/** First index whose element's t is at or after t (events are in time order). */
+function lowerBoundT(events: readonly { t: number }[], t: number): number {
   let lo = 0;
   let hi = events.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((events[mid] as { t: number }).t <= t) lo = mid + 1;
+    if ((events[mid] as { t: number }).t < t) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-/** A marker goes after every event at or before its time (a snapshot at t is taken after t's events). */
+/**
+ * A marker goes before the events at or after its time: a migration at t heads the events it causes at t
+ * (pause, savevm, the state blobs, the load), which share its virtual time.
+ */
 export function laneRows(events: readonly { t: number }[], markers: readonly LaneMarker[]): LaneRows {
   const sorted = markers
-    .map((marker, order) => ({ marker, order, before: upperBoundT(events, marker.t) }))
+    .map((marker, order) => ({ marker, order, before: lowerBoundT(events, marker.t) }))
     .sort((a, b) => a.before - b.before || a.marker.t - b.marker.t || a.order - b.order);
   // Row of marker k: the events before it plus the k markers before it.
   const markerRows = sorted.map((m, k) => m.before + k);
+  const rowByGivenOrder: number[] = [];
+  sorted.forEach((m, k) => (rowByGivenOrder[m.order] = markerRows[k] as number));
   const count = events.length + sorted.length;
   /** How many markers sit on rows before `row`. */
   const markersBefore = (row: number): number => {
@@ -320,6 +327,7 @@ export function laneRows(events: readonly { t: number }[], markers: readonly Lan
   };
   return {
     count,
+    markerRows: rowByGivenOrder,
     at(row) {
       if (!Number.isInteger(row) || row < 0 || row >= count) return undefined;
       const k = markersBefore(row);
