@@ -158,7 +158,7 @@ describe('spanCovering', () => {
 describe('laneRows', () => {
   const events = [10, 20, 20, 30].map((t, i) => ({ t, seq: i }));
 
-  it('places a marker before the events at or after its time', () => {
+  it('places a marker after the events at or before its time', () => {
     const rows = laneRows(events, [
       { t: 20, label: 'snapshot' },
       { t: 0, label: 'start' },
@@ -168,14 +168,24 @@ describe('laneRows', () => {
     expect(all).toEqual<LaneRow[]>([
       { type: 'marker', marker: { t: 0, label: 'start' }, before: 0 },
       { type: 'event', index: 0 },
-      { type: 'marker', marker: { t: 20, label: 'snapshot' }, before: 1 },
       { type: 'event', index: 1 },
       { type: 'event', index: 2 },
+      { type: 'marker', marker: { t: 20, label: 'snapshot' }, before: 3 },
       { type: 'event', index: 3 },
       { type: 'marker', marker: { t: 99, label: 'migrate' }, before: 4 },
     ]);
-    expect([0, 1, 2, 3].map((i) => rows.rowOfEvent(i))).toEqual([1, 3, 4, 5]);
-    expect(rows.markerRows).toEqual([2, 0, 6]);
+    expect([0, 1, 2, 3].map((i) => rows.rowOfEvent(i))).toEqual([1, 2, 3, 5]);
+    expect(rows.markerRows).toEqual([4, 0, 6]);
+  });
+
+  it('places a marker with a seq exactly, between events that share its time', () => {
+    const rows = laneRows(events, [{ t: 20, label: 'migration 1', seq: 2 }]);
+    expect(rows.markerRows).toEqual([2]);
+    expect(rows.at(2)).toEqual({
+      type: 'marker',
+      marker: { t: 20, label: 'migration 1', seq: 2 },
+      before: 2,
+    });
     expect(rows.at(-1)).toBeUndefined();
     expect(rows.at(7)).toBeUndefined();
   });
@@ -189,12 +199,12 @@ describe('laneRows', () => {
           const evs = [...ts].sort((a, b) => a - b).map((t, i) => ({ t, seq: i }));
           const markers = ms.map((t, i) => ({ t, label: `m${i}` }));
           const rows = laneRows(evs, markers);
-          // Reference: walk events, inserting markers (stable by time) before the first event not earlier.
+          // Reference: walk events, inserting markers (stable by time) once the next event is later.
           const sortedMarkers = markers.map((m, i) => ({ m, i })).sort((a, b) => a.m.t - b.m.t || a.i - b.i);
           const expected: string[] = [];
           let k = 0;
           for (let i = 0; i <= evs.length; i++) {
-            while (k < sortedMarkers.length && (i === evs.length || evs[i]!.t >= sortedMarkers[k]!.m.t))
+            while (k < sortedMarkers.length && (i === evs.length || evs[i]!.t > sortedMarkers[k]!.m.t))
               expected.push(sortedMarkers[k++]!.m.label);
             if (i < evs.length) expected.push(`e${i}`);
           }
@@ -214,10 +224,10 @@ describe('laneRows', () => {
     const many = Array.from({ length: 100_000 }, (_, i) => ({ t: i * 500, seq: i }));
     const rows = laneRows(many, [{ t: 25_000_000, label: 'savevm' }]);
     expect(rows.count).toBe(100_001);
-    expect(rows.at(50_000)).toEqual({
+    expect(rows.at(50_001)).toEqual({
       type: 'marker',
       marker: { t: 25_000_000, label: 'savevm' },
-      before: 50_000,
+      before: 50_001,
     });
     expect(rows.at(100_000)).toEqual({ type: 'event', index: 99_999 });
   });

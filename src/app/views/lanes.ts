@@ -32,6 +32,12 @@ export type Lane = (typeof LANES)[number];
 export interface LaneMarker {
   t: number;
   label: string;
+  /**
+   * Optional: the seq of the first trace event after the marker (the trace's totalCount when it was set).
+   * Events that share the marker's virtual time are then placed exactly; without it the marker goes after
+   * every event at its time.
+   */
+  seq?: number;
 }
 
 type EventLike = Pick<TraceEvent, 'source' | 'kind' | 'data'>;
@@ -289,25 +295,33 @@ export interface LaneRows {
   markerRows: number[];
 }
 
-/** First index whose element's t is at or after t (events are in time order). */
-function lowerBoundT(events: readonly { t: number }[], t: number): number {
+/** First index in [0, length] whose event satisfies `after` (false then true along the events). */
+function firstIndex<E>(events: readonly E[], after: (e: E) => boolean): number {
   let lo = 0;
   let hi = events.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((events[mid] as { t: number }).t < t) lo = mid + 1;
-    else hi = mid;
+    if (after(events[mid] as E)) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
 
 /**
- * A marker goes before the events at or after its time: a migration at t heads the events it causes at t
- * (pause, savevm, the state blobs, the load), which share its virtual time.
+ * Where a marker goes: before the event whose seq it names, or else after every event at or before its
+ * time (a snapshot taken at t, after the pause at t; events the snapshot itself causes at t then come
+ * before it, so a marker with a seq is better).
  */
+function markerPosition(events: readonly { t: number; seq?: number }[], m: LaneMarker): number {
+  const seq = m.seq;
+  if (seq !== undefined && Number.isFinite(seq))
+    return firstIndex(events, (e) => (e.seq ?? -Infinity) >= seq);
+  return firstIndex(events, (e) => e.t > m.t);
+}
+
 export function laneRows(events: readonly { t: number }[], markers: readonly LaneMarker[]): LaneRows {
   const sorted = markers
-    .map((marker, order) => ({ marker, order, before: lowerBoundT(events, marker.t) }))
+    .map((marker, order) => ({ marker, order, before: markerPosition(events, marker) }))
     .sort((a, b) => a.before - b.before || a.marker.t - b.marker.t || a.order - b.order);
   // Row of marker k: the events before it plus the k markers before it.
   const markerRows = sorted.map((m, k) => m.before + k);
