@@ -6,8 +6,8 @@ import { isSafeNonNegInt, show } from './checks';
 import { cloneJson, stableStringify } from './json';
 import type { JsonValue } from './json';
 
-/** Lines wait in a string until this many UTF-16 units, then go to the hash in one update. */
-const HASH_BATCH_CHARS = 32_768;
+/** Lines wait in pieces (~6 characters each) until about this many, then go to the hash in one update. */
+const HASH_BATCH_PIECES = 4096;
 
 /** A running SHA-256 over UTF-8 text. */
 export interface Sha256Stream {
@@ -50,9 +50,14 @@ export class TraceLog {
   private readonly ring: TraceEvent[] = [];
   private count = 0;
   private lastT = 0;
+  /** The end of a line: `,"source":<source>,"t":<t>}` and a newline, for lastTailSource at lastT (runs
+   * of events share both). */
+  private lastTail = '';
+  private lastTailSource = '';
   private readonly hasher: Sha256Stream;
-  /** JSONL text appended since the hasher was last fed (batched: one update per ~32 KiB, not per line). */
-  private unhashed = '';
+  /** JSONL text appended since the hasher was last fed (batched: one update per ~4096 pieces, not per
+   * line). */
+  private readonly unhashed = new TextBatch();
   private readonly listeners = new Set<TraceListener>();
 
   constructor({ windowSize = 10_000 }: TraceLogOptions = {}) {
@@ -90,16 +95,28 @@ export class TraceLog {
         `TraceLog.append: source and kind must be strings, got ${show(source)}, ${show(kind)}`,
       );
     }
-    // Everything that can throw (invalid data) happens before any state changes.
-    let copy = flatCopy(data);
-    let dataText = flatText;
+    // Everything that can throw (invalid data) happens before any state changes: the pieces of the line
+    // go to the batch, and are taken back if the data is not a flat record.
+    const parts = this.unhashed;
+    const mark = parts.count;
+    parts.push('{"data":');
+    let copy = flatCopy(data, parts);
     if (copy === undefined) {
+      parts.count = mark;
       copy = cloneJson(data);
-      dataText = stableStringify(copy);
+      parts.push('{"data":');
+      parts.push(stableStringify(copy));
     }
-    const event: TraceEvent = { t, seq: this.count, source, kind, data: copy };
-    this.unhashed += `{"data":${dataText},"kind":${quoted(kind)},"seq":${event.seq},"source":${quoted(source)},"t":${t}}\n`;
-    if (this.unhashed.length >= HASH_BATCH_CHARS) this.feedHasher();
+    const seq = this.count;
+    const event: TraceEvent = { t, seq, source, kind, data: copy };
+    parts.push(kindPart(kind));
+    parts.push(String(seq));
+    if (t !== this.lastT || source !== this.lastTailSource || this.lastTail === '') {
+      this.lastTail = `,"source":${quoted(source)},"t":${t}}\n`;
+      this.lastTailSource = source;
+    }
+    parts.push(this.lastTail);
+    if (parts.count >= HASH_BATCH_PIECES) this.feedHasher();
     if (this.ring.length < this.windowSize) this.ring.push(event);
     else this.ring[this.count % this.windowSize] = event;
     this.count++;
@@ -143,9 +160,8 @@ export class TraceLog {
   }
 
   private feedHasher(): void {
-    if (this.unhashed.length === 0) return;
-    this.hasher.update(this.unhashed);
-    this.unhashed = '';
+    if (this.unhashed.count === 0) return;
+    this.hasher.update(this.unhashed.take());
   }
 
   /** Calls listener after each append; returns the unsubscribe function. */
@@ -189,21 +205,70 @@ function quoted(text: string): string {
   return q;
 }
 
-/** The canonical text of the last record flatCopy copied (a second result without an allocation). */
-let flatText = '';
+/**
+ * Text as pieces in an array that is reused from batch to batch: adding a piece allocates nothing (a
+ * string concatenation per piece would make a cons string each), and the text is joined once per batch.
+ */
+class TextBatch {
+  private readonly pieces: string[] = new Array<string>(HASH_BATCH_PIECES + 64).fill('');
+  /** Pieces in the batch; lowering it drops the last ones. */
+  count = 0;
+
+  push(piece: string): void {
+    this.pieces[this.count++] = piece;
+  }
+
+  /** The text of the batch, which is then empty. */
+  take(): string {
+    const pieces = this.pieces;
+    for (let i = this.count; i < pieces.length; i++) pieces[i] = '';
+    const text = pieces.join('');
+    for (let i = 0; i < this.count; i++) pieces[i] = '';
+    this.count = 0;
+    return text;
+  }
+}
+
+/** `,"kind":<kind>,"seq":`, the piece of a line between its data and its seq, per kind. */
+const kindParts = new Map<string, string>();
+
+function kindPart(kind: string): string {
+  let part = kindParts.get(kind);
+  if (part === undefined) {
+    part = `,"kind":${JSON.stringify(kind)},"seq":`;
+    if (kindParts.size < QUOTED_CACHE_MAX) kindParts.set(kind, part);
+  }
+  return part;
+}
+
+/** `{"key":` and `,"key":`, the pieces before a value of a flat record, per key. */
+const firstKeyParts = new Map<string, string>();
+const nextKeyParts = new Map<string, string>();
+
+function keyPart(key: string, first: boolean): string {
+  const cache = first ? firstKeyParts : nextKeyParts;
+  let part = cache.get(key);
+  if (part === undefined) {
+    part = `${first ? '{' : ','}${JSON.stringify(key)}:`;
+    if (cache.size < QUOTED_CACHE_MAX) cache.set(key, part);
+  }
+  return part;
+}
+
 /** Scratch for flatCopy's keys, reused: one trace event is appended at a time. */
 const flatKeys: string[] = [];
 
 /**
  * Most trace data is one flat record of numbers and strings. For those, a shallow copy with its keys in
- * canonical order, and (in flatText) the canonical text, in one pass; undefined for anything else
- * (nested values, arrays, odd keys or values), which takes the general cloneJson/stableStringify path
- * and gets its checks and error messages. The line of an event is written out directly (keys sorted:
- * data, kind, seq, source, t), as stableStringify would, because one is made for every event.
+ * canonical order, its canonical text pushed to `out` in pieces; undefined for anything else (nested
+ * values, arrays, odd keys or values), which takes the general cloneJson/stableStringify path and gets
+ * its checks and error messages (the caller takes back what was pushed). The line of an event is written
+ * out directly (keys sorted: data, kind, seq, source, t), as stableStringify would, because one is made
+ * for every event.
  */
-function flatCopy(data: JsonValue): JsonValue | undefined {
+function flatCopy(data: JsonValue, out: TextBatch): JsonValue | undefined {
   if (data === null) {
-    flatText = 'null';
+    out.push('null');
     return null;
   }
   if (typeof data !== 'object' || Array.isArray(data) || Object.getPrototypeOf(data) !== Object.prototype) {
@@ -222,7 +287,6 @@ function flatCopy(data: JsonValue): JsonValue | undefined {
     keys[i] = key;
   }
   const copy: Record<string, JsonValue> = {};
-  let text = '{';
   for (let i = 0; i < n; i++) {
     const key = keys[i] as string;
     const value = data[key];
@@ -236,8 +300,9 @@ function flatCopy(data: JsonValue): JsonValue | undefined {
     else return undefined;
     if (key === '__proto__') return undefined;
     copy[key] = value;
-    text += i === 0 ? `${quoted(key)}:${valueText}` : `,${quoted(key)}:${valueText}`;
+    out.push(keyPart(key, i === 0));
+    out.push(valueText);
   }
-  flatText = `${text}}`;
+  out.push(n === 0 ? '{}' : '}');
   return copy;
 }
