@@ -102,7 +102,8 @@ export function serveTpm(endpoint: MessageEndpoint, host: TpmHostOptions = {}): 
   };
 
   const unsubscribe = endpoint.subscribe((message) => {
-    queue = queue.then(() => handle(message));
+    // A reply that cannot be posted (the port is gone) must not stop the requests after it.
+    queue = queue.then(() => handle(message)).catch(() => undefined);
   });
   return () => {
     unsubscribe();
