@@ -80,6 +80,7 @@ export function parseTpmServerArgs(args: string[]): TpmServerOptions {
 /** Runs until CMD_SHUTDOWN on the control channel, SIGINT or SIGTERM; all three exit 0. */
 export async function runTpmServer(args: string[], io: CliIo): Promise<number> {
   const opts = parseTpmServerArgs(args);
+  opts.onFailureMode = (reason) => io.err(`tislab tpm-server: ${reason}`);
   const server = await startTpmServer(opts);
   const onSignal = () => void server.close();
   process.once('SIGINT', onSignal);

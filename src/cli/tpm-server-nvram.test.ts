@@ -6,9 +6,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { STATE_DRIVE_SIZE } from '../core/swtpm/blob-state-store';
+import { STATE_DRIVE_SIZE, type BlobStateStore } from '../core/swtpm/blob-state-store';
 import { STARTUP_CLEAR, nvDefine, nvRead, nvWrite } from '../core/swtpm/nv-test-commands';
 import { parseResponse } from '../core/tpm2/build';
+import type { FileDrive } from './file-drive';
 import { main } from './main';
 import { NvramFileError, type TpmServer } from './tpm-server';
 import { startOnFreePort, startOnSystemPorts, tpmOnce } from './tpm-test-utils';
@@ -115,6 +116,21 @@ describe('tislab tpm-server --nvram FILE', () => {
     const b = await server(join(dir, 'b.nvram'));
     await tpmOnce(b.port, STARTUP_CLEAR);
     expect(await nvData(b.port)).toBeUndefined();
+  });
+
+  it('a drive that fails under the TPM: TPM_RC_FAILURE for the command, failure mode, said once', async () => {
+    const file = join(tempDir(), 'tpm.nvram');
+    const said: string[] = [];
+    const s = await startOnSystemPorts({ nvramFile: file, onFailureMode: (why) => said.push(why) });
+    servers.push(s);
+    expect(rcOf(await tpmOnce(s.port, STARTUP_CLEAR))).toBe(0);
+    // The file goes away under the TPM (as a disk that fails): the next NV write cannot be made.
+    await ((s.device.store as BlobStateStore).nvram.drive as FileDrive).close();
+    expect(rcOf(await tpmOnce(s.port, nvDefine()))).toBe(0x101);
+    expect(rcOf(await tpmOnce(s.port, nvRead()))).toBe(0x101);
+    expect(said).toEqual([
+      expect.stringMatching(/^NV could not be written \(.*is closed.*\); libtpms entered failure mode$/),
+    ]);
   });
 
   describe('refuses a file that is not its drive, and leaves it as it is', () => {

@@ -55,6 +55,8 @@ export interface TpmServerOptions {
   nvramFile?: string;
   /** TPM speed relative to the cost model's reference machine. */
   speed?: number;
+  /** Told once each time the TPM enters failure mode (its NV could not be written), as swtpm logs it. */
+  onFailureMode?: (reason: string) => void;
 }
 
 export type StopReason = 'shutdown' | 'closed';
@@ -186,8 +188,15 @@ export async function startTpmServer(opts: TpmServerOptions): Promise<TpmServer>
 
   // One request at a time, in arrival order, over all connections: the device is one swtpm process.
   let queue: Promise<void> = Promise.resolve();
+  let failureReported = device.inFailureMode;
   const serially = (work: () => Promise<void>) => {
-    queue = queue.then(work).catch(() => undefined);
+    queue = queue
+      .then(work)
+      .catch(() => undefined)
+      .then(() => {
+        if (device.inFailureMode && !failureReported) opts.onFailureMode?.(device.failureReason ?? '');
+        failureReported = device.inFailureMode;
+      });
   };
 
   // Virtual time = real time since the last rebase. A control request that moves the TPM's clock (CMD_INIT
