@@ -142,7 +142,9 @@ function DevPage() {
         response={truncated ? Uint8Array.from(sample.received) : sample.response}
       />
       <GuestViewPanel
-        received={sample.received}
+        received={
+          new URLSearchParams(location.search).has('midread') ? sample.truth.slice(0, 20) : sample.received
+        }
         truth={sample.truth}
         error={sample.error ?? (truncated ? 'tpm_tis tpm_tis: tpm_transmit: tpm_recv: error -5' : null)}
       />

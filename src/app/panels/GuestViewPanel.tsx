@@ -16,6 +16,11 @@ const CELLS_PER_ROW = 16;
 // Each kind has a word and a pattern, not only a colour: the page is shown on projectors.
 const MARKS: Readonly<Record<AlignKind, { mark: string; word: string; cls: string }>> = {
   same: { mark: '', word: 'same', cls: '' },
+  unread: {
+    mark: '',
+    word: 'not read yet',
+    cls: 'border border-dashed border-slate-400 text-slate-400 dark:border-slate-500 dark:text-slate-500',
+  },
   missing: {
     mark: '✕',
     word: 'missing',
@@ -56,7 +61,12 @@ export function GuestViewPanel({ received, truth, error }: GuestViewPanelProps) 
     return out;
   }, [alignment]);
   // Long responses: rows far from any difference fold into one line unless the reader asks for all.
-  const differs = rows.map((r) => r.some((c) => c.kind !== 'same'));
+  // A row is worth showing when it has a difference or the point the guest has read up to.
+  const differs = rows.map(
+    (r) =>
+      r.some((c) => c.kind !== 'same' && c.kind !== 'unread') ||
+      (r.some((c) => c.kind === 'unread') && r.some((c) => c.kind !== 'unread')),
+  );
   const keep = rows.map(
     (_, i) => showAll || differs.length <= 6 || differs[i - 1] || differs[i] || differs[i + 1] || i === 0,
   );
@@ -99,9 +109,15 @@ export function GuestViewPanel({ received, truth, error }: GuestViewPanelProps) 
             if (keep[i - 1] === false) return null;
             let j = i;
             while (j < rows.length && !keep[j]) j++;
+            const folded = rows.slice(i, j).flat();
+            const what = folded.every((c) => c.kind === 'unread')
+              ? 'not read yet'
+              : folded.every((c) => c.kind === 'same')
+                ? 'the same'
+                : 'without differences';
             return (
               <p key={i} className="my-1 text-xs text-slate-500 dark:text-slate-400">
-                … {j - i} row{j - i === 1 ? '' : 's'} the same …{' '}
+                … {j - i} row{j - i === 1 ? '' : 's'} {what} …{' '}
                 <button type="button" className="underline" onClick={() => setShowAll(true)}>
                   Show all bytes
                 </button>
@@ -147,18 +163,26 @@ function AlignedRow({ cells }: { cells: AlignedCell[] }) {
               title={c.kind === 'same' ? undefined : MARKS[c.kind].word}
               className={'h-6 w-7 rounded text-center ' + MARKS[c.kind].cls}
             >
-              {c.received === null ? <span className="font-bold">--</span> : hexByte(c.received)}
+              {c.kind === 'unread' ? (
+                ''
+              ) : c.received === null ? (
+                <span className="font-bold">--</span>
+              ) : (
+                hexByte(c.received)
+              )}
             </td>
           ))}
         </tr>
-        <tr aria-hidden={cells.every((c) => c.kind === 'same') ? true : undefined}>
+        <tr aria-hidden={cells.every((c) => c.kind === 'same' || c.kind === 'unread') ? true : undefined}>
           <th scope="row" className="sr-only">
             difference
           </th>
           {cells.map((c, i) => (
             <td key={i} className="text-center font-sans text-[10px] font-bold leading-none">
               {c.kind === 'same' ? '' : MARKS[c.kind].mark}
-              {c.kind !== 'same' && <span className="sr-only"> {MARKS[c.kind].word}</span>}
+              {c.kind !== 'same' && c.kind !== 'unread' && (
+                <span className="sr-only"> {MARKS[c.kind].word}</span>
+              )}
             </td>
           ))}
         </tr>

@@ -109,6 +109,17 @@ describe('GuestViewPanel', () => {
     expect(text(html)).toContain('…+ trailing');
   });
 
+  it('mid-read, says how far the guest has got rather than calling the rest missing', () => {
+    const html = renderToStaticMarkup(
+      <GuestViewPanel received={truth.slice(0, 6)} truth={truth} error={null} />,
+    );
+    expect(text(html)).toContain(
+      'The guest has read 6 of the 16 bytes the TPM sent, all as sent; 10 bytes not read (yet).',
+    );
+    expect(html).not.toContain('data-kind="missing"');
+    expect(html.match(/data-kind="unread"/g)).toHaveLength(10);
+  });
+
   it('says so when the guest got exactly what the TPM sent', () => {
     const html = renderToStaticMarkup(<GuestViewPanel received={truth} truth={truth} error={null} />);
     expect(text(html)).toContain('The guest received exactly the 16 bytes the TPM sent.');

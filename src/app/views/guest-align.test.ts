@@ -89,8 +89,23 @@ describe('alignBytes', () => {
       'same',
     ]);
     const short = alignBytes(sent.slice(0, 6), sent);
-    expect(kinds(short).slice(-2)).toEqual(['missing', 'missing']);
+    expect(kinds(short).slice(-3)).toEqual(['same', 'unread', 'unread']);
     expect(alignBytes(sent, sent).summary).toBe('The guest received exactly the 8 bytes the TPM sent.');
+  });
+
+  it('mid-read, the bytes not read yet are unread, not missing', () => {
+    const midRead = alignBytes(truth.slice(0, 6), truth);
+    expect(midRead.counts).toMatchObject({ same: 6, unread: truth.length - 6, missing: 0 });
+    expect(midRead.firstDifference).toBeNull();
+    expect(midRead.summary).toBe(
+      `The guest has read 6 of the ${truth.length} bytes the TPM sent, all as sent; ${truth.length - 6} bytes not read (yet).`,
+    );
+    // A byte lost early, then the pause: one missing, the rest unread.
+    const lostThenPaused = alignBytes([...truth.slice(0, 3), ...truth.slice(4, 10)], truth);
+    expect(lostThenPaused.counts).toMatchObject({ missing: 1, unread: truth.length - 10 });
+    expect(lostThenPaused.summary).toContain(
+      `missing byte 3 (0x00); ${truth.length - 10} bytes not read (yet)`,
+    );
   });
 
   it('names a changed byte in place, and compares position by position when the two have little in common', () => {
@@ -120,7 +135,7 @@ describe('alignBytes', () => {
               c.truthIndex === null
                 ? ['duplicated', 'extra', 'trailing']
                 : c.receivedIndex === null
-                  ? ['missing']
+                  ? ['missing', 'unread']
                   : c.truth === c.received
                     ? ['same']
                     : ['changed'];

@@ -3,9 +3,11 @@
 // edit script (Myers' O(ND) diff: a migration cut costs a byte or two, so D is small), then each edit is
 // named: a truth byte the guest never got is missing; a received byte that repeats the one before it is
 // duplicated; received bytes after the end of the truth are trailing (the 2011 report: the FIFO pointer
-// moved twice, so the driver read one byte short of the response and then 0xff/0x00 past its end).
+// moved twice, so the driver read one byte short of the response and then 0xff/0x00 past its end). Truth
+// bytes after the last byte the guest received are unread, not missing: mid-read (where the 2011 scenario
+// pauses) the guest simply has not got there yet, or its driver gave up.
 
-export type AlignKind = 'same' | 'missing' | 'duplicated' | 'extra' | 'trailing' | 'changed';
+export type AlignKind = 'same' | 'missing' | 'duplicated' | 'extra' | 'trailing' | 'changed' | 'unread';
 
 export interface AlignedCell {
   kind: AlignKind;
@@ -20,7 +22,7 @@ export interface AlignedCell {
 export interface Alignment {
   cells: AlignedCell[];
   counts: Record<AlignKind, number>;
-  /** Index into cells of the first cell that is not 'same', or null. */
+  /** Index into cells of the first cell that is neither 'same' nor 'unread', or null. */
   firstDifference: number | null;
   /** True when the two differ too much for an edit script and are compared position by position. */
   positional: boolean;
@@ -30,6 +32,9 @@ export interface Alignment {
 
 /** Past this many edits the diff gives up and compares position by position (bounded work per frame). */
 export const MAX_EDITS = 64;
+
+/** How far past the received bytes the diff looks in the truth (see alignBytes). */
+const UNREAD_WINDOW = 16;
 
 type Op = 'eq' | 'del' | 'ins';
 
@@ -98,9 +103,13 @@ function positionalOps(n: number, m: number): Op[] {
 
 /** Aligns what the guest received with what the TPM sent and names every difference. */
 export function alignBytes(received: readonly number[], truth: readonly number[]): Alignment {
-  const script = editScript(truth, received, MAX_EDITS);
+  // Mid-read the guest has a prefix of the response: diff only as much of the truth as the received bytes
+  // could reach, so the unread rest costs no edits; it follows as deletions (unread, below).
+  const head = Math.min(truth.length, received.length + UNREAD_WINDOW);
+  const script = editScript(truth.slice(0, head), received, MAX_EDITS + UNREAD_WINDOW);
   const positional = script === null;
-  const ops = script ?? positionalOps(truth.length, received.length);
+  const ops = script ?? positionalOps(head, received.length);
+  for (let i = head; i < truth.length; i++) ops.push('del');
   const cells: AlignedCell[] = [];
   let t = 0;
   let r = 0;
@@ -151,7 +160,12 @@ export function alignBytes(received: readonly number[], truth: readonly number[]
       r++;
     }
   }
+  // The tail of the truth after the last byte received: not read (yet), rather than lost.
+  for (let i = cells.length - 1; i >= 0 && (cells[i] as AlignedCell).receivedIndex === null; i--) {
+    (cells[i] as AlignedCell).kind = 'unread';
+  }
   const counts: Record<AlignKind, number> = {
+    unread: 0,
     same: 0,
     missing: 0,
     duplicated: 0,
@@ -160,7 +174,7 @@ export function alignBytes(received: readonly number[], truth: readonly number[]
     changed: 0,
   };
   for (const c of cells) counts[c.kind]++;
-  const first = cells.findIndex((c) => c.kind !== 'same');
+  const first = cells.findIndex((c) => c.kind !== 'same' && c.kind !== 'unread');
   return {
     cells,
     counts,
@@ -188,9 +202,11 @@ function summarise(
   got: number,
   sent: number,
 ): string {
-  if (cells.every((c) => c.kind === 'same')) {
-    return sent === 0
-      ? 'Nothing sent, nothing received.'
+  const unread = counts.unread ? `${counts.unread} byte${counts.unread === 1 ? '' : 's'} not read (yet)` : '';
+  if (cells.every((c) => c.kind === 'same' || c.kind === 'unread')) {
+    if (sent === 0 && got === 0) return 'Nothing sent, nothing received.';
+    return counts.unread
+      ? `The guest has read ${got} of the ${sent} bytes the TPM sent, all as sent; ${unread}.`
       : `The guest received exactly the ${sent} bytes the TPM sent.`;
   }
   const parts: string[] = [];
@@ -212,5 +228,6 @@ function summarise(
       `${counts.trailing} trailing byte${counts.trailing === 1 ? '' : 's'} (${values}) past the end of the response`,
     );
   }
+  if (unread) parts.push(unread);
   return `The guest received ${got} bytes, the TPM sent ${sent}: ${parts.join('; ')}.`;
 }
