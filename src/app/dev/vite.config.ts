@@ -11,7 +11,7 @@ export default defineConfig({
     outDir: '/tmp/ui-panels-dist',
     emptyOutDir: true,
     target: 'es2022',
-    rollupOptions: { input: 'src/app/dev/panels.html' },
+    rollupOptions: { input: process.env.DEV_ENTRY ?? 'src/app/dev/panels.html' },
   },
   preview: { port: 4274, strictPort: true },
 });

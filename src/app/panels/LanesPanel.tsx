@@ -111,9 +111,12 @@ export function LanesPanel({ events, markers }: LanesPanelProps) {
             type="button"
             aria-pressed={follow}
             onClick={() => setFollow(!follow)}
-            className="rounded border border-slate-300 px-2 py-0.5 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800"
+            className={
+              'rounded border border-slate-300 px-2 py-0.5 hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800 ' +
+              (follow ? 'bg-slate-200 font-semibold dark:bg-slate-700' : '')
+            }
           >
-            {follow ? 'Following the end' : 'Follow the end'}
+            {follow && <span aria-hidden="true">✓ </span>}Follow the end
           </button>
         </span>
       </div>
