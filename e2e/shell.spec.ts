@@ -1,6 +1,16 @@
 import { expect, test, type Page } from '@playwright/test';
 
-const PANEL_LABELS = ['vCPU', 'TIS registers', 'FIFO buffer', 'Backend and TPM', 'Timeline', 'Guest console'];
+const PANEL_LABELS = [
+  'vCPU',
+  'TIS registers',
+  'FIFO',
+  'Guest view',
+  'State chart',
+  'Lanes',
+  'TPM decoder',
+  'Guest console',
+  'Backend and TPM',
+];
 
 function collectProblems(page: Page): string[] {
   const problems: string[] = [];

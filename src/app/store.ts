@@ -6,6 +6,7 @@ import { create } from 'zustand';
 import type { TraceEvent } from '../core/kernel/trace';
 import type { TisDetail } from '../core/vm/machine-details';
 import type { SimIntent, SimMessage, SimView } from '../workers/sim-protocol';
+import { stabilize } from './sim/stable-view';
 import { readStoredPreference, writeStoredPreference, type ThemePreference } from './theme';
 
 export interface SettingsState {
@@ -53,7 +54,7 @@ export const useSettings = create<SettingsState>((set) => ({
 }));
 
 /** How many trace events the page keeps for the Lanes (the Worker's trace has them all, hashed). */
-export const MAX_TRACE_EVENTS = 50_000;
+export const MAX_TRACE_EVENTS = 20_000;
 
 export interface SimState {
   view: SimView | null;
@@ -66,7 +67,8 @@ export interface SimState {
   send: (intent: SimIntent) => void;
   /** Set by the Worker connection; before it exists intents go nowhere. */
   setSender: (send: (intent: SimIntent) => void) => void;
-  receive: (message: SimMessage) => void;
+  /** Applies the Worker's messages of one frame at once (one render). */
+  receiveAll: (messages: readonly SimMessage[]) => void;
   setWorkerError: (message: string) => void;
 }
 
@@ -79,31 +81,34 @@ export const useSim = create<SimState>((set, get) => ({
   send: () => {},
   setSender: (send) => set({ send }),
   setWorkerError: (message) => set({ workerError: message }),
-  receive: (message) => {
-    switch (message.type) {
-      case 'view': {
-        const old = get().view?.tis ?? null;
-        // A view that changed no register (a switch flipped, a busy note) keeps the highlights of the step.
-        const previousTis = sameRegisters(old, message.view.tis) ? get().previousTis : old;
-        set({ view: message.view, previousTis });
-        return;
+  receiveAll: (messages) => {
+    const state = get();
+    let { view, previousTis, events, snapshot } = state;
+    for (const message of messages) {
+      switch (message.type) {
+        case 'view': {
+          const next = stabilize(view, message.view);
+          // A view that changed no register (a switch flipped, a busy note) keeps the step's highlights.
+          if (next.tis !== view?.tis && !sameRegisters(view?.tis ?? null, next.tis))
+            previousTis = view?.tis ?? null;
+          view = next;
+          break;
+        }
+        case 'trace': {
+          const kept = message.reset ? [] : events;
+          events = kept.concat(message.events);
+          if (events.length > MAX_TRACE_EVENTS) events = events.slice(-MAX_TRACE_EVENTS);
+          break;
+        }
+        case 'snapshot':
+          snapshot = { bytes: message.bytes, atNs: message.atNs };
+          break;
+        case 'error':
+          // The view that follows carries the error.
+          break;
       }
-      case 'trace': {
-        const kept = message.reset ? [] : get().events;
-        const events =
-          kept.length + message.events.length <= MAX_TRACE_EVENTS
-            ? kept.concat(message.events)
-            : kept.concat(message.events).slice(-MAX_TRACE_EVENTS);
-        set({ events });
-        return;
-      }
-      case 'snapshot':
-        set({ snapshot: { bytes: message.bytes, atNs: message.atNs } });
-        return;
-      case 'error':
-        // The view that follows carries the error; nothing else to keep.
-        return;
     }
+    set({ view, previousTis, events, snapshot });
   },
 }));
 

@@ -50,8 +50,13 @@ const FRAME_MS = 16;
 /** Wall time one slice of a full-speed run may take before the Worker looks at its messages. */
 const SLICE_MS = 8;
 const SLICE_EVENTS = 400;
-/** Trace events one batch carries at most (the Lanes keep a bounded window anyway). */
-const TRACE_BATCH = 4_000;
+/** How long a running Worker waits for the page's ack before it sends a view anyway. */
+const ACK_TIMEOUT_MS = 1_000;
+/**
+ * Trace events one batch carries at most: a full-speed run makes ~100k events a second, more than a page
+ * can take in; the Lanes show the newest and the Worker's trace (and its hash) keeps them all.
+ */
+const TRACE_BATCH = 500;
 const INTENTS_NEEDING_MACHINE = new Set([
   'run',
   'pause',
@@ -88,6 +93,8 @@ export class SimHost {
   private detachMachine: (() => void) | null = null;
   private queue: Promise<void> = Promise.resolve();
   private lastPost = -Infinity;
+  /** A view went out while running and the page has not said it drew it yet. */
+  private awaitingAck = false;
 
   constructor(private readonly opts: SimHostOptions) {}
 
@@ -105,23 +112,23 @@ export class SimHost {
       intent = parseIntent(raw);
     } catch (e) {
       this.fail(e);
-      this.postView();
+      this.postView(true);
       return Promise.resolve();
     }
     // Settings apply at once, even in the middle of a run: they are switches, not steps.
     switch (intent.type) {
       case 'setSpeed':
         this.settings.speed = intent.speed;
-        this.postView();
+        this.postView(true);
         return Promise.resolve();
       case 'setCompleteMmio':
         this.settings.completeMmioBeforeStop = intent.on;
         if (this.machine) this.machine.completeMmioBeforeStop = intent.on;
-        this.postView();
+        this.postView(true);
         return Promise.resolve();
       case 'setInflight':
         this.settings.inflight = intent.strategy;
-        this.postView();
+        this.postView(true);
         return Promise.resolve();
     }
     // Run and Resume start the loop (a second press while it goes does nothing); every other intent
@@ -351,11 +358,24 @@ export class SimHost {
 
   // ---- views -------------------------------------------------------------------------------------------
 
-  /** Posts the view (and new trace events); while running at most once per frame unless forced. */
+  /** The page drew what it got: the next view may go. */
+  ack(): void {
+    this.awaitingAck = false;
+  }
+
+  /**
+   * Posts the view (and new trace events). While running: at most once per frame, and only once the page
+   * has drawn the last one (or a second has passed), so a slow page gets fewer views instead of a queue
+   * of stale ones. Forced views (the end of an intent, a hazard) always go.
+   */
   postView(force = false): void {
     const now = this.opts.now();
-    if (!force && now - this.lastPost < FRAME_MS) return;
+    if (!force) {
+      if (now - this.lastPost < FRAME_MS) return;
+      if (this.awaitingAck && now - this.lastPost < ACK_TIMEOUT_MS) return;
+    }
     this.lastPost = now;
+    this.awaitingAck = true;
     this.flushTrace();
     this.opts.post({ type: 'view', view: this.view() });
   }

@@ -87,7 +87,10 @@ export type SimMessage =
 /** Page → Worker. */
 export type SimRequest =
   /** The two TPM Workers' ports: the source's and a migration destination's (swtpm on each host). */
-  { type: 'init'; tpmPorts: MessagePort[] } | { type: 'intent'; intent: SimIntent };
+  | { type: 'init'; tpmPorts: MessagePort[] }
+  | { type: 'intent'; intent: SimIntent }
+  /** The page has drawn the views it got: the Worker may send the next one (flow control). */
+  | { type: 'ack' };
 
 const INTENT_TYPES: readonly SimIntentType[] = [
   'run',

@@ -50,6 +50,8 @@ scope.addEventListener('message', (e: MessageEvent) => {
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
     void host.start();
+  } else if (req?.type === 'ack') {
+    host?.ack();
   } else if (req?.type === 'intent') {
     if (host) void host.receive(req.intent);
     else post({ type: 'error', message: 'The simulation is still starting: try again in a moment.' });

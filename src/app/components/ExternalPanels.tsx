@@ -3,11 +3,13 @@
 // labelled region with an empty state instead of breaking the build. Lazy loading keeps them (and their
 // view models) out of the initial bundle.
 import { lazy, Suspense, useMemo, type ComponentType, type LazyExoticComponent, type ReactNode } from 'react';
+import { useThrottledWhileRunning } from '../sim/useThrottled';
 import { useSim } from '../store';
 import { EmptyState, Panel } from './Panel';
 import { PanelBoundary } from './PanelBoundary';
 
 type AnyProps = Record<string, unknown>;
+const NO_BYTES: number[] = [];
 const loaders = import.meta.glob<Record<string, ComponentType<AnyProps>>>('../panels/*Panel.tsx');
 
 const cache = new Map<string, LazyExoticComponent<ComponentType<AnyProps>> | null>();
@@ -54,7 +56,7 @@ function Slot({
   );
   if (!C) return placeholder(empty);
   return (
-    <div className={className}>
+    <div className={`[contain:content] ${className}`}>
       <PanelBoundary name={title}>
         <Suspense fallback={placeholder('Loading…')}>
           <C {...props} />
@@ -65,8 +67,14 @@ function Slot({
 }
 
 export function StateChartSlot({ className }: { className: string }) {
-  const active = useSim((s) => s.view?.tisActive);
-  const lastTransition = useSim((s) => s.view?.lastTransition ?? null);
+  const active = useThrottledWhileRunning(
+    useSim((s) => s.view?.tisActive),
+    100,
+  );
+  const lastTransition = useThrottledWhileRunning(
+    useSim((s) => s.view?.lastTransition ?? null),
+    100,
+  );
   return (
     <Slot
       name="StateChartPanel"
@@ -80,7 +88,10 @@ export function StateChartSlot({ className }: { className: string }) {
 }
 
 export function LanesSlot({ className }: { className: string }) {
-  const events = useSim((s) => s.events);
+  const events = useThrottledWhileRunning(
+    useSim((s) => s.events),
+    250,
+  );
   const markers = useSim((s) => s.view?.markers);
   return (
     <Slot
@@ -95,7 +106,14 @@ export function LanesSlot({ className }: { className: string }) {
 }
 
 export function TpmDecoderSlot({ className }: { className: string }) {
-  const tx = useSim((s) => s.view?.transaction ?? null);
+  const command = useThrottledWhileRunning(
+    useSim((s) => s.view?.transaction?.command ?? null),
+    250,
+  );
+  const response = useThrottledWhileRunning(
+    useSim((s) => s.view?.transaction?.response ?? null),
+    250,
+  );
   return (
     <Slot
       name="TpmDecoderPanel"
@@ -103,14 +121,20 @@ export function TpmDecoderSlot({ className }: { className: string }) {
       role="The command and the response of the transaction, decoded."
       empty="The decoder arrives with its panel."
       className={className}
-      props={{ command: tx?.command ?? null, response: tx?.response ?? null }}
+      props={{ command, response }}
     />
   );
 }
 
 export function GuestViewSlot({ className }: { className: string }) {
-  const tx = useSim((s) => s.view?.transaction ?? null);
-  const truth = useMemo(() => Array.from(tx?.response ?? []), [tx?.response]);
+  const tx = useThrottledWhileRunning(
+    useSim((s) => s.view?.transaction ?? null),
+    150,
+  );
+  const received = tx?.received;
+  const response = tx?.response ?? null;
+  const error = tx?.error ?? null;
+  const truth = useMemo(() => Array.from(response ?? []), [response]);
   return (
     <Slot
       name="GuestViewPanel"
@@ -118,7 +142,7 @@ export function GuestViewSlot({ className }: { className: string }) {
       role="The bytes the driver received beside the bytes the TPM sent."
       empty="The guest view arrives with its panel."
       className={className}
-      props={{ received: tx?.received ?? [], truth, error: tx?.error ?? null }}
+      props={{ received: received ?? NO_BYTES, truth, error }}
     />
   );
 }

@@ -15,8 +15,23 @@ export function useSimulation(): void {
       tpm.postMessage({ kind: 'connect', port: channel.port1 }, [channel.port1]);
       return channel.port2;
     });
-    const { receive, setSender, setWorkerError } = useSim.getState();
-    sim.addEventListener('message', (e: MessageEvent<SimMessage>) => receive(e.data));
+    const { receiveAll, setSender, setWorkerError } = useSim.getState();
+    // Messages are applied once per animation frame, all together: one render per frame at most, and
+    // fewer when the page is busy (views coalesce, trace batches are all kept).
+    let pending: SimMessage[] = [];
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      const batch = pending;
+      pending = [];
+      receiveAll(batch);
+      // Acknowledged at the next frame, once this one has been drawn: the Worker sends no faster than that.
+      requestAnimationFrame(() => sim.postMessage({ type: 'ack' } satisfies SimRequest));
+    };
+    sim.addEventListener('message', (e: MessageEvent<SimMessage>) => {
+      pending.push(e.data);
+      if (frame === 0) frame = requestAnimationFrame(flush);
+    });
     const onError = (e: ErrorEvent) =>
       setWorkerError(`${e.message || 'a simulation Worker stopped'}. Reload the page to start again.`);
     sim.addEventListener('error', onError);
@@ -25,6 +40,7 @@ export function useSimulation(): void {
     sim.postMessage(init, simPorts);
     setSender((intent) => sim.postMessage({ type: 'intent', intent } satisfies SimRequest));
     return () => {
+      if (frame !== 0) cancelAnimationFrame(frame);
       setSender(() => {});
       sim.terminate();
       for (const tpm of tpms) tpm.terminate();
