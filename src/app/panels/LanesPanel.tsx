@@ -22,7 +22,11 @@ export interface LanesPanelProps {
 }
 
 const ROW_HEIGHT = 22;
+const HEADER_HEIGHT = 22;
+/** Height of the rows' viewport (below the sticky header). */
 const VIEW_HEIGHT = 320;
+/** Below this width the list scrolls sideways rather than squeeze each lane under ~9 characters. */
+const MIN_LIST_WIDTH = '62rem';
 const LANE_SHARE = 100 / LANES.length;
 
 // Lane tints: the lanes are told apart by position and header; the tint only helps the eye follow one.
@@ -101,7 +105,8 @@ export function LanesPanel({ events, markers }: LanesPanelProps) {
                 key={k}
                 type="button"
                 onClick={() => jumpTo(rows.markerRows[k] ?? 0)}
-                className="rounded border border-rose-400 px-2 py-0.5 text-rose-900 hover:bg-rose-50 dark:text-rose-100 dark:hover:bg-rose-950"
+                title={m.label}
+                className="max-w-64 truncate rounded border border-rose-400 px-2 py-0.5 text-rose-900 hover:bg-rose-50 dark:text-rose-100 dark:hover:bg-rose-950"
               >
                 <span aria-hidden="true">⚑ </span>Go to {m.label}
               </button>
@@ -121,39 +126,47 @@ export function LanesPanel({ events, markers }: LanesPanelProps) {
         </span>
       </div>
       <div
-        className="flex border-b border-slate-300 text-[11px] font-semibold dark:border-slate-600"
-        aria-hidden="true"
-      >
-        <div className="w-24 shrink-0 px-1">time</div>
-        <div className="flex flex-1">
-          {LANES.map((lane) => (
-            <div key={lane} className="min-w-0 flex-1 truncate px-1 text-center" title={lane}>
-              {lane}
-            </div>
-          ))}
-        </div>
-      </div>
-      <div
         ref={scroller}
         onScroll={onScroll}
         tabIndex={0}
         role="group"
         aria-label={`Trace lanes: ${LANES.join(', ')}`}
-        className="relative overflow-y-auto rounded-b border border-t-0 border-slate-200 font-mono text-[11px] focus:outline-2 focus:outline-sky-600 dark:border-slate-700"
+        className="relative overflow-auto rounded border border-slate-200 font-mono text-[11px] focus:outline-2 focus:outline-sky-600 dark:border-slate-700"
         // Containment: rows coming and going inside the list never send the browser to lay out the page.
-        style={{ height: VIEW_HEIGHT, contain: 'strict' }}
+        style={{ height: VIEW_HEIGHT + HEADER_HEIGHT, contain: 'strict' }}
       >
-        {rows.count === 0 ? (
-          <p className="p-3 text-center font-sans text-xs text-slate-500">
-            The trace is empty: nothing has run yet.
-          </p>
-        ) : (
-          <div style={{ height: rows.count * ROW_HEIGHT, position: 'relative' }}>
-            {visible.map((r) => (
-              <LaneRowView key={r} row={r} rows={rows} events={events} spans={spans} />
-            ))}
+        {/* Lanes keep a readable width; a narrow panel scrolls sideways, the header with it. */}
+        <div style={{ minWidth: MIN_LIST_WIDTH }}>
+          <div
+            className="sticky top-0 z-10 flex border-b border-slate-300 bg-white font-sans font-semibold dark:border-slate-600 dark:bg-slate-900"
+            style={{ height: HEADER_HEIGHT }}
+            aria-hidden="true"
+          >
+            <div className="w-24 shrink-0 px-1 leading-[22px]">time</div>
+            <div className="flex flex-1">
+              {LANES.map((lane) => (
+                <div
+                  key={lane}
+                  className="min-w-0 flex-1 truncate px-1 text-center leading-[22px]"
+                  title={lane}
+                >
+                  {lane}
+                </div>
+              ))}
+            </div>
           </div>
-        )}
+          {rows.count === 0 ? (
+            <p className="p-3 text-center font-sans text-xs text-slate-500">
+              The trace is empty: nothing has run yet.
+            </p>
+          ) : (
+            <div style={{ height: rows.count * ROW_HEIGHT, position: 'relative' }}>
+              {visible.map((r) => (
+                <LaneRowView key={r} row={r} rows={rows} events={events} spans={spans} />
+              ))}
+            </div>
+          )}
+        </div>
       </div>
     </Panel>
   );
