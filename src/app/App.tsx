@@ -64,9 +64,14 @@ export function App() {
         <HazardAlerts />
         <ScenarioPicker />
         <div className="grid grid-cols-1 gap-4 md:grid-cols-2 lg:grid-cols-4">
-          <Panel {...PANEL_ROLES.vcpu} className="lg:col-span-1">
-            <VcpuView />
-          </Panel>
+          <div className="flex flex-col gap-4 lg:col-span-1">
+            <Panel {...PANEL_ROLES.vcpu}>
+              <VcpuView />
+            </Panel>
+            <Panel {...PANEL_ROLES.backend}>
+              <BackendStatus />
+            </Panel>
+          </div>
           <Panel {...PANEL_ROLES.tis} className="md:col-span-2 lg:col-span-2">
             <TisRegistersView />
           </Panel>
@@ -77,11 +82,8 @@ export function App() {
           <StateChartSlot className="md:col-span-2 lg:col-span-2" />
           <LanesSlot className="md:col-span-2 lg:col-span-4" />
           <TpmDecoderSlot className="md:col-span-2 lg:col-span-2" />
-          <Panel {...PANEL_ROLES.console} className="lg:col-span-1">
+          <Panel {...PANEL_ROLES.console} className="md:col-span-2 lg:col-span-2">
             <GuestConsole />
-          </Panel>
-          <Panel {...PANEL_ROLES.backend} className="lg:col-span-1">
-            <BackendStatus />
           </Panel>
         </div>
       </main>

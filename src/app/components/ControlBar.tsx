@@ -74,7 +74,7 @@ export function ControlBar({ onHelp }: { onHelp: () => void }) {
         </Button>
         <Button
           intent={{ type: 'pause' }}
-          disabled={!ready || !machine?.vmRunning}
+          disabled={!ready || !machine?.vmRunning || halted}
           title="Pause: vm_stop (Space)"
         >
           Pause

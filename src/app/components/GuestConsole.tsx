@@ -9,11 +9,11 @@ export function GuestConsole() {
   const lines = useSim((s) => s.view?.machine?.console ?? null);
   if (!lines || lines.length === 0) return <EmptyState>The guest has printed nothing.</EmptyState>;
   return (
-    <div className="flex max-h-72 flex-col-reverse overflow-auto rounded bg-slate-950 p-3">
+    <div className="flex max-h-96 flex-col-reverse overflow-auto rounded bg-slate-950 p-3">
       <pre
         role="log"
         aria-label="Guest output"
-        className="font-mono text-xs leading-relaxed whitespace-pre-wrap break-all text-slate-100"
+        className="font-mono text-xs leading-relaxed whitespace-pre-wrap break-words text-slate-100"
       >
         {lines.map((l, i) => {
           const bad = /error|timed out|failed/i.test(l);

@@ -14,7 +14,7 @@ export function VcpuView() {
     <div className="space-y-3">
       <dl className="grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
         <dt className="text-slate-500 dark:text-slate-400">Instruction</dt>
-        <dd className="font-mono font-semibold break-all" aria-label="Current instruction">
+        <dd className="font-mono font-semibold break-words" aria-label="Current instruction">
           {stage.instruction}
         </dd>
         {stage.target && (
@@ -58,7 +58,7 @@ export function VcpuView() {
                   {done ? '✓ ' : next ? '→ ' : ''}
                   {s.name}
                 </div>
-                <div className="mt-0.5 leading-tight">{s.detail}</div>
+                <div className="mt-0.5 leading-tight [overflow-wrap:anywhere]">{s.detail}</div>
               </li>
             );
           })}
@@ -75,7 +75,16 @@ export function VcpuView() {
           }
         >
           <p className="text-base">
-            {frozen ? '⏸ STOPPED BETWEEN EXIT AND RE-ENTRY' : 'Between exit and re-entry'}
+            {frozen && (
+              <span
+                aria-hidden="true"
+                className="mr-2 inline-flex h-4 w-4 items-center justify-between align-[-2px]"
+              >
+                <span className="h-4 w-1.5 bg-current" />
+                <span className="h-4 w-1.5 bg-current" />
+              </span>
+            )}
+            {frozen ? 'STOPPED BETWEEN EXIT AND RE-ENTRY' : 'Between exit and re-entry'}
           </p>
           <p className="mt-1 font-normal">
             {stage.mmioData !== null
