@@ -7,7 +7,7 @@ import { runSweep, SWEEP_HELP, SWEEP_SUMMARY, SWEEP_USAGE } from './sweep';
 import { runTpmServer, TPM_SERVER_HELP, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
 import { readVersion } from './version';
 import { TraceLog } from '../core/kernel/trace';
-import { useSnapshotSha256 } from '../core/migration/snapshot-file';
+import { useSha256Bytes } from '../core/kernel/sha256';
 import { nodeSha256, nodeSha256Stream } from './node-sha256';
 
 interface Command {
@@ -97,7 +97,7 @@ function printHelp(io: CliIo): void {
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   TraceLog.useSha256(nodeSha256Stream);
-  useSnapshotSha256(nodeSha256);
+  useSha256Bytes(nodeSha256);
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h') {
     if (first === undefined) {

@@ -42,7 +42,7 @@ describe('tislab sweep', () => {
     };
     expect(result.inflight).toBe('drop');
     expect(result.counts['lost response']).toBeGreaterThan(0);
-    expect(result.counts.ok + result.counts['lost response']).toBe(result.rows.length);
+    expect(result.counts.ok! + result.counts['lost response']!).toBe(result.rows.length);
   }, 60_000);
 
   it('refuses bad options and configs with exit 2, naming what is wrong', async () => {

@@ -86,29 +86,54 @@ export async function restoreMachine(
   destinationConfig: unknown,
   opts: RestoreOptions = {},
 ): Promise<Machine> {
-  const machine = await assembleMachine(destinationConfig, opts);
-  // The strategy of a load comes from the stream (a replayed command travels in it), not from here.
-  const ctx: SectionContext = { strategy: 'drop', cut: null, lostRead: null, replay: null };
-  const steps = checkSnapshot(bytes, machineSections(machine, ctx), opts);
-  let section = 0;
-  try {
-    for (const step of steps) {
-      await step();
-      section++;
+  return (await prepareIncoming(destinationConfig, opts)).load(bytes, opts);
+}
+
+/**
+ * A destination started ahead of the stream, as `qemu -incoming`: devices realized, the TPM up, waiting.
+ * load() can be called until one load has applied anything: a file refused by the checks leaves the
+ * destination as it was, ready for another.
+ */
+export class IncomingMachine {
+  private used = false;
+
+  constructor(readonly machine: Machine) {}
+
+  async load(bytes: Uint8Array, opts: LoadOptions = {}): Promise<Machine> {
+    if (this.used) throw new Error('IncomingMachine.load: this destination has already been loaded');
+    const machine = this.machine;
+    // The strategy of a load comes from the stream (a replayed command travels in it), not from here.
+    const ctx: SectionContext = { strategy: 'drop', cut: null, lostRead: null, replay: null };
+    const sections = machineSections(machine, ctx);
+    const steps = checkSnapshot(bytes, sections, opts);
+    this.used = true;
+    let section = 0;
+    try {
+      for (const step of steps) {
+        await step();
+        section++;
+      }
+    } catch (e) {
+      const lines = e instanceof VMStateError ? e.lines : [(e as Error).message];
+      // A post_load that fails: qemu_loadvm_state reports the device and -EIO from the TPM's startup.
+      throw new MigrationLoadError([
+        ...lines,
+        `error while loading state for instance 0x0 of device '${sections[section]?.idstr ?? 'unknown'}'`,
+        'load of migration failed: Input/output error',
+      ]);
     }
-  } catch (e) {
-    const lines = e instanceof VMStateError ? e.lines : [(e as Error).message];
-    // A post_load that fails: qemu_loadvm_state reports the device and -EIO from the TPM's startup.
-    const idstr = machineSections(machine, ctx)[section]?.idstr ?? 'unknown';
-    throw new MigrationLoadError([
-      ...lines,
-      `error while loading state for instance 0x0 of device '${idstr}'`,
-      'load of migration failed: Input/output error',
-    ]);
+    machine.enterLoadedState();
+    afterLoad(machine, ctx);
+    return machine;
   }
-  machine.enterLoadedState();
-  afterLoad(machine, ctx);
-  return machine;
+}
+
+/** Starts a destination for a later load (QEMU's -incoming defer). */
+export async function prepareIncoming(
+  destinationConfig: unknown,
+  opts: MachineOptions = {},
+): Promise<IncomingMachine> {
+  return new IncomingMachine(await assembleMachine(destinationConfig, opts));
 }
 
 /** saveMachine, then restoreMachine on a new destination: what `migrate` in QEMU's monitor does. */

@@ -9,7 +9,7 @@
 // Loading checks everything first (envelope, every section, every value) and only then changes the
 // destination, so a refused file leaves the running machine as it was. Errors carry QEMU's own words
 // where QEMU has them, ending as QEMU does with "load of migration failed: Invalid argument".
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256Bytes } from '../kernel/sha256';
 import { RC, TpmError } from '../tpm2/rc';
 import { TpmReader, TpmWriter } from '../tpm2/marshal';
 import { VMStateError, loadState, saveState } from './vmstate';
@@ -56,15 +56,6 @@ export class MigrationLoadError extends Error {
 
 const LOAD_FAILED = 'load of migration failed: Invalid argument';
 
-/** SHA-256 of bytes: @noble/hashes by default (runs everywhere); the CLI installs Node's native one. */
-export type Sha256Bytes = (data: Uint8Array) => Uint8Array;
-let snapshotSha256: Sha256Bytes = (data) => sha256(data);
-
-/** Replaces the snapshot's SHA-256 implementation (same digest, faster where the platform has one). */
-export function useSnapshotSha256(fn: Sha256Bytes): void {
-  snapshotSha256 = fn;
-}
-
 export async function writeSnapshot(entries: readonly SaveStateEntry[]): Promise<Uint8Array> {
   for (const e of entries) await e.preSave?.();
   const body = new TpmWriter(4096);
@@ -83,7 +74,7 @@ export async function writeSnapshot(entries: readonly SaveStateEntry[]): Promise
   const unhashed = out.finish();
   const file = new Uint8Array(unhashed.length + HASH_BYTES);
   file.set(unhashed);
-  file.set(snapshotSha256(unhashed), unhashed.length);
+  file.set(sha256Bytes(unhashed), unhashed.length);
   return file;
 }
 
@@ -202,7 +193,7 @@ function checkEnvelope(file: Uint8Array, limit: number): Uint8Array {
   }
   const hashed = file.subarray(0, HEADER_BYTES + bodyLength);
   const expected = file.subarray(HEADER_BYTES + bodyLength);
-  const actual = snapshotSha256(hashed);
+  const actual = sha256Bytes(hashed);
   if (!actual.every((b, i) => b === expected[i])) {
     refuse('the snapshot is corrupt: its SHA-256 does not match its contents');
   }

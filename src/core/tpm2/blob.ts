@@ -31,7 +31,8 @@ import type {
 } from './state';
 import type { TpmContext } from './context';
 import { hashByName, type HashAlgName } from './hash';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256Bytes as sha256 } from '../kernel/sha256';
+import { hexToBytes } from '@noble/hashes/utils.js';
 
 export type BlobType = 'permanent' | 'volatile' | 'savestate';
 
@@ -138,9 +139,8 @@ function toHex(bytes: Uint8Array): string {
 }
 
 function fromHexChecked(s: string): Uint8Array {
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(i * 2, i * 2 + 2), 16);
-  return out;
+  // Checked by HEX already: noble's table-driven decoder, several times faster than parseInt per pair.
+  return hexToBytes(s);
 }
 
 /** Bytes as lowercase hex; `size` is an exact byte count or a maximum. */
