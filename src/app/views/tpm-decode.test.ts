@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createPrimaryEcc, getRandom, pcrExtendSha256 } from '../../core/guest/workload-commands';
-import { buildCommand } from '../../core/tpm2/build';
-import { CC, SU } from '../../core/tpm2/constants';
+import { createPrimaryEcc, getRandom, nvRead, pcrExtendSha256 } from '../../core/guest/workload-commands';
+import { buildCommand, pwSession } from '../../core/tpm2/build';
+import { ALG, CC, RH, SU } from '../../core/tpm2/constants';
 import { Tpm2Engine } from '../../core/tpm2/engine';
 import { fromHex } from '../../core/tpm2/marshal';
 import { RC, rcParam, rcSession } from '../../core/tpm2/rc';
@@ -59,6 +59,13 @@ describe('decodeCommand', () => {
     expect(find(m, 'type')?.value).toBe('TPM_ALG_ECC (0x0023)');
     expect(find(m, 'nameAlg')?.value).toBe('TPM_ALG_SHA256 (0x000b)');
     expect(find(m, 'pcrSelections')?.value).toBe('0 entries');
+    expect(find(m, 'curveID')?.value).toBe('TPM_ECC_NIST_P256 (0x0003)');
+    expect(find(m, 'symmetric')?.children.map((c) => c.value)).toEqual([
+      'TPM_ALG_AES (0x0006)',
+      '128 (0x0080)',
+      'TPM_ALG_CFB (0x0043)',
+    ]);
+    expect(find(m, 'scheme')?.value).toBe('TPM_ALG_NULL (0x0010)');
     checkShape(m, bytes);
   });
 
@@ -70,6 +77,39 @@ describe('decodeCommand', () => {
     const random = decodeCommand(getRandom(32));
     expect(find(random, 'bytesRequested')?.value).toBe('32 (0x0020)');
     expect(random.nodes.map((n) => n.label)).toEqual(['header', 'parameters']);
+  });
+
+  it('reads an RSA template (the 2017 scenario’s key) and NV_Read’s handles and parameters', () => {
+    const rsa = buildCommand({
+      code: CC.CreatePrimary,
+      handles: [RH.OWNER],
+      sessions: [pwSession()],
+      params: (w) => {
+        w.u16(4).u16(0).u16(0);
+        const fill = w.sizeField(2);
+        w.u16(ALG.RSA).u16(ALG.SHA256).u32(0x00030072).u16(0);
+        w.u16(ALG.AES).u16(128).u16(ALG.CFB).u16(ALG.NULL).u16(2048).u32(0).u16(0);
+        fill();
+        w.u16(0).u32(0);
+      },
+    });
+    const m = decodeCommand(rsa);
+    expect(m.hasProblems).toBe(false);
+    expect(find(m, 'type')?.value).toBe('TPM_ALG_RSA (0x0001)');
+    expect(find(m, 'keyBits')?.value).toBe('128 (0x0080)'); // the AES key of the symmetric, first
+    expect(find(m, 'exponent')?.value).toBe('0 (the default, 65537)');
+    expect(
+      walkNodes(m.nodes)
+        .filter((x) => x.node.label === 'keyBits')
+        .map((x) => x.node.value),
+    ).toEqual(['128 (0x0080)', '2048 (0x0800)']);
+    const read = decodeCommand(nvRead(0x01500000, 8));
+    expect(find(read, 'handle 2')?.value).toBe('NV index 0x01500000');
+    const params = read.nodes.find((n) => n.label === 'parameters');
+    expect(params?.children.map((c) => `${c.label} = ${c.value}`)).toEqual([
+      'size = 8 (0x0008)',
+      'offset = 0 (0x0000)',
+    ]);
   });
 
   it('marks a command cut short: the field that does not fit is truncated, the rest missing', () => {
@@ -127,8 +167,14 @@ describe('decodeResponse', () => {
       'nameAlg',
       'objectAttributes',
       'authPolicy',
-      'parameters and unique',
+      'symmetric',
+      'scheme',
+      'curveID',
+      'kdf',
+      'unique.x',
+      'unique.y',
     ]);
+    expect(find(m, 'unique.x')?.value).toBe('32 bytes');
     expect(find(m, 'creationTicket')?.children[0]?.value).toBe('TPM_ST_CREATION (0x8021)');
     expect(find(m, 'session 1')).toBeDefined();
     checkShape(m, bytes);

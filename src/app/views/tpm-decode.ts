@@ -2,7 +2,7 @@
 // parameters, and the response code's fields (TPM 2.0 Part 2 §6.6, Part 1 §18). Every node knows the byte
 // range it came from, so the panel can light its bytes. Bytes come from a guest, a migration or a fuzzer:
 // the decoder never throws; it shows what is there and marks what is missing or left over.
-import { ALG, CAP, CC, HT, RH, SESSION_ATTR, ST, SU } from '../../core/tpm2/constants';
+import { ALG, CAP, CC, ECC_CURVE, HT, RH, SESSION_ATTR, ST, SU } from '../../core/tpm2/constants';
 import { TpmReader } from '../../core/tpm2/marshal';
 import { describeRc, RC_FMT1 } from '../../core/tpm2/rc';
 import { ccName, commandLayout } from './tpm-layout';
@@ -35,6 +35,9 @@ const hex = (n: number, digits: number): string => `0x${n.toString(16).padStart(
 const ST_NAMES = new Map<number, string>(Object.entries(ST).map(([k, v]) => [v, `TPM_ST_${k}`]));
 const ALG_NAMES = new Map<number, string>(Object.entries(ALG).map(([k, v]) => [v, `TPM_ALG_${k}`]));
 const CAP_NAMES = new Map<number, string>(Object.entries(CAP).map(([k, v]) => [v, `TPM_CAP_${k}`]));
+const ECC_CURVE_NAMES = new Map<number, string>(
+  Object.entries(ECC_CURVE).map(([k, v]) => [v, `TPM_ECC_${k}`]),
+);
 const SU_NAMES = new Map<number, string>(Object.entries(SU).map(([k, v]) => [v, `TPM_SU_${k}`]));
 const RH_NAMES = new Map<number, string>(
   Object.entries(RH).map(([k, v]) => [v, k === 'PW' ? 'TPM_RS_PW' : `TPM_RH_${k}`]),
@@ -363,13 +366,46 @@ const pcrSelection = list('pcrSelections', (f, _end, i) => {
 const digestList = list('digests', (f, _end, i) => f.tpm2b(`[${i}]`));
 
 const sensitiveCreate: Params = seq(b2('userAuth'), b2('data'));
-const publicArea: Params = seq(
-  alg('type'),
-  alg('nameAlg'),
-  u32('objectAttributes'),
-  b2('authPolicy'),
-  rest('parameters and unique'),
-);
+/** An algorithm selector whose details follow unless it is TPM_ALG_NULL (TPMT_SYM_DEF_OBJECT, schemes, KDF). */
+const algWithDetails =
+  (label: string, details: (f: FieldReader) => DecodedNode[]) =>
+  (f: FieldReader): DecodedNode => {
+    const start = f.pos;
+    const a = f.uint('algorithm', 2, (v) => named(ALG_NAMES, v, 4));
+    const more = a.value === null || a.value === ALG.NULL ? [] : details(f);
+    return group(label, start, f.pos, [a.node, ...more], a.node.value);
+  };
+
+const symmetric = algWithDetails('symmetric', (f) => [u16('keyBits')(f), alg('mode')(f)]);
+const hashDetail = (f: FieldReader) => [alg('hashAlg')(f)];
+
+/** TPMT_PUBLIC (Part 2 §12.2.4): parameters and unique by the object's type (RSA and ECC in detail). */
+const publicArea: Params = (f, end) => {
+  const type = f.uint('type', 2, (v) => named(ALG_NAMES, v, 4));
+  const nodes = [type.node, alg('nameAlg')(f), u32('objectAttributes')(f), f.tpm2b('authPolicy')];
+  if (type.value === ALG.ECC) {
+    nodes.push(
+      symmetric(f),
+      algWithDetails('scheme', hashDetail)(f),
+      f.uint('curveID', 2, (v) => named(ECC_CURVE_NAMES, v, 4)).node,
+      algWithDetails('kdf', hashDetail)(f),
+      f.tpm2b('unique.x'),
+      f.tpm2b('unique.y'),
+    );
+  } else if (type.value === ALG.RSA) {
+    nodes.push(
+      symmetric(f),
+      algWithDetails('scheme', hashDetail)(f),
+      u16('keyBits')(f),
+      f.uint('exponent', 4, (v) => (v === 0 ? '0 (the default, 65537)' : String(v))).node,
+      f.tpm2b('unique'),
+    );
+  } else {
+    nodes.push(rest('parameters and unique')(f, end));
+  }
+  return nodes;
+};
+
 const ticket = (label: string) => (f: FieldReader) => {
   const start = f.pos;
   const children = [
