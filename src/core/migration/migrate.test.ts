@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CC } from '../tpm2/constants';
 import { createMachine, type Machine } from '../vm/machine';
-import { migrate, restoreMachine, saveMachine } from './migrate';
+import { migrate, prepareIncoming, restoreMachine, saveMachine } from './migrate';
 import { machineSections } from './machine-sections';
 import { MigrationLoadError, writeSnapshot, type SaveStateEntry } from './snapshot-file';
 
@@ -62,6 +62,21 @@ describe('migrate', () => {
     const first = await saveMachine(src);
     const dst = await restoreMachine(first, NV_COUNTER);
     expect(await saveMachine(dst)).toEqual(first);
+  });
+
+  it('a destination started ahead (qemu -incoming) survives a refused file and takes the next good one', async () => {
+    const src = await createMachine(NV_COUNTER);
+    await src.run({ until: { kind: 'transactionsDone', count: 2 } });
+    const good = await saveMachine(src);
+    const bad = good.slice();
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 1;
+    const incoming = await prepareIncoming(NV_COUNTER);
+    const before = incoming.machine.view;
+    await expect(incoming.load(bad)).rejects.toThrow(/SHA-256 does not match/);
+    expect(incoming.machine.view).toEqual(before);
+    const dst = await incoming.load(good);
+    expect(dst.scheduler.nowNs).toBe(src.scheduler.nowNs);
+    await expect(incoming.load(good)).rejects.toThrow(/already been loaded/);
   });
 
   describe('a pause between a FIFO read exit and its re-entry (the 2011 report)', () => {
