@@ -17,6 +17,13 @@ test.describe('Duplicated MMIO read on resume (2011)', () => {
     await expect(vcpu.getByTestId('exit-reentry-gap')).toContainText('STOPPED BETWEEN EXIT AND RE-ENTRY');
     await expect(vcpu).toContainText('DATA_FIFO (locality 0)');
     await expect(region(page, 'FIFO')).toContainText('rw_offset = 21');
+    await expect(region(page, 'FIFO').locator('[aria-current="location"]')).toHaveAttribute(
+      'data-offset',
+      '21',
+    );
+    // The TIS registers mark what changed: locality 0 became active and has a response for the driver.
+    const locality0 = region(page, 'TIS registers').getByRole('region', { name: 'Locality 0' });
+    await expect(locality0.locator('[data-changed]', { hasText: 'dataAvail=1*' })).toBeVisible();
     const chart = region(page, 'State chart');
     await expect(chart.locator('[data-state="cmd0.completion"]')).toHaveAttribute('data-active', 'true');
 
