@@ -4,6 +4,7 @@ import {
   chartOfMachine,
   leafName,
   normaliseActive,
+  pathOfId,
   type ChartRegion,
   type ChartState,
   type ChartTransition,
@@ -33,8 +34,8 @@ export function StateChartPanel({ active, lastTransition }: StateChartPanelProps
   const lit = normaliseActive(active, CHART.machineId);
   const last = lastTransition && {
     ...lastTransition,
-    from: [...normaliseActive([lastTransition.from], CHART.machineId)].pop() ?? lastTransition.from,
-    to: [...normaliseActive([lastTransition.to], CHART.machineId)].pop() ?? lastTransition.to,
+    from: pathOfId(lastTransition.from, CHART.machineId),
+    to: pathOfId(lastTransition.to, CHART.machineId),
   };
   return (
     <Panel

@@ -6,6 +6,7 @@ import {
   flattenStateValue,
   lastTransitionBetween,
   normaliseActive,
+  pathOfId,
   transitionsOf,
 } from './state-chart';
 
@@ -132,6 +133,13 @@ describe('flattenStateValue', () => {
     expect(flattenStateValue('idle')).toEqual(['idle']);
     expect(flattenStateValue({ a: { b: 'c' }, d: 'e' })).toEqual(['a.b.c', 'd.e']);
     expect(flattenStateValue({ a: {} })).toEqual(['a']);
+  });
+});
+
+describe('pathOfId', () => {
+  it('drops the machine id from an XState id and keeps a path', () => {
+    expect(pathOfId('tis.cmd0.execution', 'tis')).toBe('cmd0.execution');
+    expect(pathOfId('cmd0.execution', 'tis')).toBe('cmd0.execution');
   });
 });
 

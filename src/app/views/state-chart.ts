@@ -160,13 +160,17 @@ export function flattenStateValue(value: StateValue, prefix = ''): string[] {
   return out;
 }
 
-/** Active entries as paths: XState ids ("tis.cmd0.idle") lose the machine id; paths pass unchanged. */
-export function normaliseActive(active: readonly string[], machineId: string): Set<string> {
+/** A state as a path: an XState id ("tis.cmd0.idle") loses the machine id; a path passes unchanged. */
+export function pathOfId(idOrPath: string, machineId: string): string {
   const prefix = `${machineId}.`;
+  return idOrPath.startsWith(prefix) ? idOrPath.slice(prefix.length) : idOrPath;
+}
+
+/** Active entries as paths (pathOfId), with every ancestor of an active state, which is active too. */
+export function normaliseActive(active: readonly string[], machineId: string): Set<string> {
   const out = new Set<string>();
   for (const a of active) {
-    const path = a.startsWith(prefix) ? a.slice(prefix.length) : a;
-    // Every ancestor of an active state is active too.
+    const path = pathOfId(a, machineId);
     const parts = path.split('.');
     for (let i = 1; i <= parts.length; i++) out.add(parts.slice(0, i).join('.'));
   }
