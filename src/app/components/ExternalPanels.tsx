@@ -56,7 +56,9 @@ function Slot({
   );
   if (!C) return placeholder(empty);
   return (
-    <div className={`[contain:content] ${className}`}>
+    <div
+      className={`[contain:content] [content-visibility:auto] [contain-intrinsic-size:auto_500px] ${className}`}
+    >
       <PanelBoundary name={title}>
         <Suspense fallback={placeholder('Loading…')}>
           <C {...props} />
