@@ -5,12 +5,14 @@ import { buildCommand, pwSession } from '../../core/tpm2/build';
 import { ALG, CC, RH, SU } from '../../core/tpm2/constants';
 import { Tpm2Engine } from '../../core/tpm2/engine';
 import { fromHex } from '../../core/tpm2/marshal';
+import { OBJECT_ATTR } from '../../core/tpm2/public-area';
 import { RC, rcParam, rcSession } from '../../core/tpm2/rc';
 import {
   commandCodeOf,
   decodeCommand,
   decodeResponse,
   decodeResponseCode,
+  OBJECT_ATTRIBUTE_BITS,
   walkNodes,
   type DecodedMessage,
   type DecodedNode,
@@ -58,6 +60,9 @@ describe('decodeCommand', () => {
     expect(find(m, 'sessionAttributes')?.value).toBe('0x01 (continueSession)');
     expect(find(m, 'type')?.value).toBe('TPM_ALG_ECC (0x0023)');
     expect(find(m, 'nameAlg')?.value).toBe('TPM_ALG_SHA256 (0x000b)');
+    expect(find(m, 'objectAttributes')?.value).toBe(
+      '0x00030072 (fixedTPM, fixedParent, sensitiveDataOrigin, userWithAuth, restricted, decrypt)',
+    );
     expect(find(m, 'pcrSelections')?.value).toBe('0 entries');
     expect(find(m, 'curveID')?.value).toBe('TPM_ECC_NIST_P256 (0x0003)');
     expect(find(m, 'symmetric')?.children.map((c) => c.value)).toEqual([
@@ -203,6 +208,12 @@ describe('decodeResponse', () => {
     const m = decodeResponse(lost, CC.CreatePrimary);
     expect(m.hasProblems).toBe(true);
     checkShape(m, lost);
+  });
+});
+
+describe('OBJECT_ATTRIBUTE_BITS', () => {
+  it('is the engine’s TPMA_OBJECT table', () => {
+    expect(OBJECT_ATTRIBUTE_BITS).toEqual(OBJECT_ATTR);
   });
 });
 

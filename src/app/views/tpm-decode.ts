@@ -73,12 +73,35 @@ export function describeHandle(h: number): string {
   }
 }
 
-function describeSessionAttributes(a: number): string {
-  const set = Object.entries(SESSION_ATTR)
+/**
+ * TPMA_OBJECT bits (Part 2 §8.3). The engine's OBJECT_ATTR (core/tpm2/public-area.ts) has them, but that
+ * module brings the hash code into the page's bundle (+7 KB gzipped); tpm-decode.test.ts checks this copy
+ * against it.
+ */
+export const OBJECT_ATTRIBUTE_BITS: Readonly<Record<string, number>> = {
+  fixedTPM: 1 << 1,
+  stClear: 1 << 2,
+  fixedParent: 1 << 4,
+  sensitiveDataOrigin: 1 << 5,
+  userWithAuth: 1 << 6,
+  adminWithPolicy: 1 << 7,
+  noDA: 1 << 10,
+  encryptedDuplication: 1 << 11,
+  restricted: 1 << 16,
+  decrypt: 1 << 17,
+  sign: 1 << 18,
+  x509sign: 1 << 19,
+};
+
+/** A bit field with the names of the bits that are set: "0x01 (continueSession)". */
+function describeBits(a: number, bits: Readonly<Record<string, number>>, digits: number): string {
+  const set = Object.entries(bits)
     .filter(([, bit]) => (a & bit) !== 0)
     .map(([name]) => name);
-  return `${hex(a, 2)}${set.length ? ` (${set.join(', ')})` : ''}`;
+  return `${hex(a, digits)}${set.length ? ` (${set.join(', ')})` : ''}`;
 }
+
+const describeSessionAttributes = (a: number): string => describeBits(a, SESSION_ATTR, 2);
 
 // ---- response codes ------------------------------------------------------------------------------------
 
@@ -382,7 +405,12 @@ const hashDetail = (f: FieldReader) => [alg('hashAlg')(f)];
 /** TPMT_PUBLIC (Part 2 §12.2.4): parameters and unique by the object's type (RSA and ECC in detail). */
 const publicArea: Params = (f, end) => {
   const type = f.uint('type', 2, (v) => named(ALG_NAMES, v, 4));
-  const nodes = [type.node, alg('nameAlg')(f), u32('objectAttributes')(f), f.tpm2b('authPolicy')];
+  const nodes = [
+    type.node,
+    alg('nameAlg')(f),
+    f.uint('objectAttributes', 4, (v) => describeBits(v, OBJECT_ATTRIBUTE_BITS, 8)).node,
+    f.tpm2b('authPolicy'),
+  ];
   if (type.value === ALG.ECC) {
     nodes.push(
       symmetric(f),
