@@ -100,6 +100,11 @@ describe('SimHost', () => {
     expect(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!)).toBe(true);
     expect(trace().some((e) => e.source === 'hazard')).toBe(true);
     expect(messages.filter((m) => m.type === 'error')).toEqual([]);
+    // Reset boots a new guest: the damaged transaction belongs to the old one.
+    await host.receive({ type: 'reset' });
+    expect(last().transaction?.index).toBe(-1);
+    expect(last().machine?.hazards).toEqual([]);
+    expect(last().markers).toEqual([]);
   });
 
   it('the 2011 scenario with the fix switched on before Migrate: no hazard', async () => {

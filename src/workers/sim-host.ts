@@ -76,7 +76,7 @@ export class SimHost {
   private role: 'source' | 'destination' = 'source';
   private migrations = 0;
   private settings: SimSettings = { speed: 0, completeMmioBeforeStop: true, inflight: 'wait' };
-  private readonly watch = new TransactionWatch();
+  private watch = new TransactionWatch();
   private running = false;
   private busy: string | null = null;
   private lastStop: string | null = null;
@@ -236,7 +236,9 @@ export class SimHost {
     this.markers = [];
     this.lastStop = null;
     this.lastTransition = null;
+    // A new guest: its transactions start from scratch (a migration keeps the watch, as the guest does).
     this.watch.dispose();
+    this.watch = new TransactionWatch();
     this.host(machine, true);
     this.busy = null;
   }
