@@ -1,6 +1,8 @@
 // The command-line face of `tislab tpm-server`: flags in, a running server, exit status out.
 import { parseArgs } from 'node:util';
 import { EXIT_OK, UsageError, type CliIo } from './io';
+import { describeTornWrite } from '../core/nvram';
+import { BlobStateStore } from '../core/swtpm/blob-state-store';
 import {
   DEFAULT_SEED,
   isValidPort,
@@ -92,6 +94,10 @@ export async function runTpmServer(args: string[], io: CliIo): Promise<number> {
         (opts.nvramFile === undefined ? '' : `, NVRAM ${opts.nvramFile}`),
     );
     if (server.device.inFailureMode) io.err(`tislab tpm-server: ${server.device.failureReason ?? ''}`);
+    const store = server.device.store;
+    if (store instanceof BlobStateStore) {
+      for (const t of store.nvram.tornWrites) io.err(`tislab tpm-server: ${describeTornWrite(t)}`);
+    }
     await server.stopped;
     return EXIT_OK;
   } finally {

@@ -1,7 +1,7 @@
 // The simulation side of the TPM Worker: a TpmTransport over a MessageEndpoint. Requests are answered in
 // order by the Worker; each promise resolves with the answer carrying its id.
 import type { TpmCommandResult, TpmTransport } from './transport';
-import type { MessageEndpoint, TpmWorkerOptions, TpmWorkerResponse } from './tpm-messages';
+import type { MessageEndpoint, TpmNvramStatus, TpmWorkerOptions, TpmWorkerResponse } from './tpm-messages';
 
 interface Pending {
   resolve: (r: TpmWorkerResponse) => void;
@@ -21,9 +21,13 @@ export class MessageTransport implements TpmTransport {
   /** Connects and creates the device in the Worker; resolves when it is ready. */
   static async open(endpoint: MessageEndpoint, options: TpmWorkerOptions): Promise<MessageTransport> {
     const t = new MessageTransport(endpoint);
-    await t.request({ kind: 'init', options });
+    const ready = await t.request({ kind: 'init', options });
+    if (ready.kind === 'ready' && ready.nvram !== undefined) t.nvramStatus = ready.nvram;
     return t;
   }
+
+  /** Where the Worker keeps the TPM's state, as its init answer said (absent from older Workers). */
+  nvramStatus: TpmNvramStatus | undefined;
 
   private onMessage(m: TpmWorkerResponse): void {
     const p = this.pending.get(m.id);

@@ -7,7 +7,7 @@
 // writes before the response goes out). A persistent drive that cannot be had (no IndexedDB, private
 // mode, a database another tab holds, an NVRAM that does not check out) is not a crash: the TPM keeps
 // its state in memory and the ready answer says why.
-import type { Drive } from '../nvram';
+import { describeTornWrite, type Drive } from '../nvram';
 import { SwtpmDevice, type SwtpmDeviceOptions } from '../swtpm';
 import { BlobStateStore, STATE_DRIVE_SIZE } from '../swtpm/blob-state-store';
 import { MemoryStateStore, type StateStore } from '../swtpm/nvstore';
@@ -174,7 +174,13 @@ async function openPersistent(name: string, host: TpmHostOptions): Promise<Opene
     const store = await BlobStateStore.openDrive(TPM_NVRAM_DRIVE_ID, opened.drive);
     return {
       store,
-      status: { kind: 'persistent', name },
+      status: {
+        kind: 'persistent',
+        name,
+        ...(store.nvram.tornWrites.length > 0 && {
+          tornWrites: store.nvram.tornWrites.map(describeTornWrite),
+        }),
+      },
       async close() {
         await store.settled().catch(() => undefined); // a failed write was answered already
         await opened.close();

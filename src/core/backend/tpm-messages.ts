@@ -22,7 +22,8 @@ export const DEFAULT_TPM_NVRAM_NAME = 'tislab-tpm-nvram';
 
 /** Where the TPM's permanent state ended up, as the ready answer reports it. */
 export type TpmNvramStatus =
-  | { kind: 'persistent'; name: string }
+  /** `tornWrites`: writes a crash cut short that the blobstore recovered from (describeTornWrite). */
+  | { kind: 'persistent'; name: string; tornWrites?: string[] }
   /** `fallback`: why memory is used although a persistent drive was asked for (none, private mode...). */
   | { kind: 'memory'; fallback?: string };
 

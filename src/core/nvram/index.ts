@@ -1,7 +1,7 @@
 // The NVRAM blobstore (issue 6): named blobs with registered maximum sizes on one drive, asynchronous
 // writes with completion, and writes that a crash leaves old or new, never torn.
-export { Nvram } from './nvram';
-export type { BlobStat, WriteOptions } from './nvram';
+export { describeTornWrite, Nvram } from './nvram';
+export type { BlobStat, TornWrite, WriteOptions } from './nvram';
 export { NvramError } from './errors';
 export type { NvramErrorReason } from './errors';
 export { MemoryDrive, checkDriveRange } from './drive';

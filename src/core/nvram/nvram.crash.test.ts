@@ -97,3 +97,31 @@ describe('a crash in the middle of a write', () => {
     );
   });
 });
+
+describe('torn writes', () => {
+  it('start() names the write a crash cut short, and the value it kept instead', async () => {
+    const drive = new MemoryDrive(DRIVE_SIZE);
+    const crashing = new CrashingDrive(drive);
+    const before = nvram(crashing);
+    await before.start();
+    await before.write('permanent', new Uint8Array(200).fill(1), { wait: true });
+    await before.write('permanent', new Uint8Array(200).fill(2), { wait: true });
+    crashing.crashAfter(150); // the third write gets its header and part of its data onto the drive
+    await expect(before.write('permanent', new Uint8Array(200).fill(3), { wait: true })).rejects.toThrow();
+
+    const after = nvram(drive);
+    await after.start();
+    expect(await after.read('permanent')).toEqual(new Uint8Array(200).fill(2));
+    expect(after.tornWrites).toEqual([{ name: 'permanent', slot: 'A', tornSequence: 3, usedSequence: 2 }]);
+  });
+
+  it('a clean history has none', async () => {
+    const drive = new MemoryDrive(DRIVE_SIZE);
+    const before = nvram(drive);
+    await before.start();
+    for (let i = 0; i < 5; i++) await before.write('volatile', Uint8Array.of(i), { wait: true });
+    const after = nvram(drive);
+    await after.start();
+    expect(after.tornWrites).toEqual([]);
+  });
+});

@@ -56,6 +56,30 @@ export interface BlobStat {
   sequence: number;
 }
 
+/**
+ * A write that a crash (or a cut of the drive) interrupted, found by start(): the slot it was going to
+ * has the slot magic but does not check out. The blob's value is the one before (`usedSequence`), or
+ * none when that write was its first.
+ */
+export interface TornWrite {
+  name: string;
+  slot: 'A' | 'B';
+  /** The sequence number the torn slot's header announces, when its header survived. */
+  tornSequence: number | null;
+  /** The sequence of the value start() found instead, or null when the blob has no valid value. */
+  usedSequence: number | null;
+}
+
+/** One line a person reads: what a torn write cost and what the blobstore kept. */
+export function describeTornWrite(t: TornWrite): string {
+  const kept =
+    t.usedSequence === null
+      ? 'the blob has no earlier value, so it reads as never written'
+      : `the value written before it (sequence ${t.usedSequence}) is used`;
+  const which = t.tornSequence === null ? 'a write' : `write ${t.tornSequence}`;
+  return `torn NVRAM write: ${which} of blob "${t.name}" (slot ${t.slot}) was cut short (a crash?); ${kept}`;
+}
+
 interface Newest {
   slot: Slot;
   sequence: number;
@@ -74,6 +98,7 @@ const NOTHING_CHANGED = 'The drive was left unchanged.';
 
 export class Nvram {
   private phase: Phase = 'setup';
+  private readonly torn: TornWrite[] = [];
   private readonly specs: BlobSpec[] = [];
   private readonly blobs = new Map<string, BlobState>();
   private tail: Promise<void> = Promise.resolve();
@@ -138,12 +163,22 @@ export class Nvram {
       for (const entry of dir.entries) {
         this.blobs.set(entry.name, { entry, newest: await this.findNewest(entry) });
       }
+      for (const t of this.torn) t.usedSequence = this.blobs.get(t.name)?.newest?.sequence ?? null;
       this.phase = 'started';
     } catch (e) {
       this.blobs.clear();
+      this.torn.length = 0;
       this.phase = 'setup';
       throw e;
     }
+  }
+
+  /**
+   * The interrupted writes start() found (the blobstore kept the previous values): what a host crash in
+   * the middle of a write left. Empty after a clean shutdown.
+   */
+  get tornWrites(): readonly TornWrite[] {
+    return this.torn;
   }
 
   /** The blob's newest value (a copy), or undefined when it was never written or was erased. */
@@ -320,13 +355,32 @@ export class Nvram {
       const header = decodeSlotHeader(
         await this.io(`reading blob "${entry.name}"`, () => this.drive.read(at, SLOT_HEADER_SIZE)),
       );
-      if (!header || header.length > entry.maxSize) continue;
+      // A slot with the magic that does not check out is a write cut short (a blank slot has no magic).
+      const torn = () =>
+        this.torn.push({
+          name: entry.name,
+          slot: slot === 0 ? 'A' : 'B',
+          tornSequence: null,
+          usedSequence: null,
+        });
+      if (!header) continue;
+      if (header.length > entry.maxSize) {
+        torn();
+        continue;
+      }
       const erased = header.flags === SLOT_FLAG_ERASED;
-      if ((header.flags !== 0 && !erased) || (erased && header.length !== 0)) continue;
+      if ((header.flags !== 0 && !erased) || (erased && header.length !== 0)) {
+        torn();
+        continue;
+      }
       const data = await this.io(`reading blob "${entry.name}"`, () =>
         this.drive.read(at + SLOT_HEADER_SIZE, header.length),
       );
-      if (!slotMatches(entry.name, header, data)) continue;
+      if (!slotMatches(entry.name, header, data)) {
+        torn();
+        this.torn[this.torn.length - 1]!.tornSequence = header.sequence;
+        continue;
+      }
       if (!newest || header.sequence > newest.sequence) {
         newest = { slot, sequence: header.sequence, length: header.length, erased };
       }
