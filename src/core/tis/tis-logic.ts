@@ -152,6 +152,30 @@ export function initialRegisters(bufferSize = TIS_BUFFER_MAX, tpmVersion: 1 | 2 
 type MutableLoc = { -readonly [K in keyof LocalityRegs]: LocalityRegs[K] };
 type MutableRegs = { -readonly [K in keyof TisRegisters]: TisRegisters[K] };
 
+// Field-by-field copies: one object shape for every register file, which keeps V8's property accesses
+// monomorphic (a spread of records of varied origin costs several times more).
+function copyRegisters(r: TisRegisters): MutableRegs {
+  return {
+    loc: r.loc,
+    buffer: r.buffer,
+    rwOffset: r.rwOffset,
+    activeLocty: r.activeLocty,
+    nextLocty: r.nextLocty,
+    abortingLocty: r.abortingLocty,
+    beBufferSize: r.beBufferSize,
+    beTpmVersion: r.beTpmVersion,
+    irqNum: r.irqNum,
+    irqLevel: r.irqLevel,
+    tpmEstablished: r.tpmEstablished,
+    cmdLocty: r.cmdLocty,
+    cmdInLength: r.cmdInLength,
+  };
+}
+
+function copyLocality(l: LocalityRegs): MutableLoc {
+  return { state: l.state, inte: l.inte, ints: l.ints, access: l.access, sts: l.sts, ifaceId: l.ifaceId };
+}
+
 /** A step in progress: copies the records it changes, once, on the first change (most reads change
  * nothing and copy nothing). */
 class Step {
@@ -173,7 +197,7 @@ class Step {
   w(): MutableRegs {
     if (!this.copied) {
       this.copied = true;
-      this.s = { ...this.from };
+      this.s = copyRegisters(this.from);
     }
     return this.s as MutableRegs;
   }
@@ -192,7 +216,7 @@ class Step {
     }
     if ((this.copiedLoc & (1 << l)) === 0) {
       this.copiedLoc |= 1 << l;
-      this.locArray[l] = { ...(this.locArray[l] as MutableLoc) };
+      this.locArray[l] = copyLocality(this.locArray[l] as MutableLoc);
     }
     return this.locArray[l] as MutableLoc;
   }
