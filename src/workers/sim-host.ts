@@ -417,6 +417,7 @@ export class SimHost {
       cut: this.cut,
       markers: [...this.markers],
       error: this.error,
+      traceHash: m && !this.running ? m.trace.traceHash() : null,
     };
   }
 }

@@ -75,6 +75,11 @@ export interface SimView {
   markers: SimMarker[];
   /** The last intent that failed, in words, or null. */
   error: string | null;
+  /**
+   * SHA-256 of the machine's whole trace while the run loop is idle (null while it runs): the same
+   * scenario and seed give the same hash here as `tislab run` gives in Node.
+   */
+  traceHash: string | null;
 }
 
 export type SimMessage =

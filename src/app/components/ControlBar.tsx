@@ -196,6 +196,17 @@ export function ControlBar({ onHelp }: { onHelp: () => void }) {
         ) : (
           <>
             {machine && runStateText(running, machine.vmRunning, machine.vcpu.runState, view.role)}
+            {machine && view.traceHash && (
+              <span
+                className="ml-3 font-mono text-xs text-slate-500 dark:text-slate-400"
+                data-testid="trace-hash"
+                data-trace-hash={view.traceHash}
+                title={`trace sha256 ${view.traceHash}: the same scenario and seed give the same hash in Node (tislab run)`}
+              >
+                trace: {machine.traceCount.toLocaleString('en-US')} events, sha256{' '}
+                {view.traceHash.slice(0, 12)}…
+              </span>
+            )}
             {view.error && (
               <span className="ml-3 font-medium text-red-700 dark:text-red-400">Not done: {view.error}</span>
             )}

@@ -29,6 +29,7 @@ function view(over: Partial<SimView> = {}): SimView {
     cut: null,
     markers: [],
     error: null,
+    traceHash: null,
     ...over,
   };
 }
