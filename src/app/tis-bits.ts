@@ -1,6 +1,6 @@
 // The TIS registers' bits with their names (TCG PC Client TIS; QEMU's tpm_tis.h), decoded for the TIS
 // registers panel, with the bits that changed since the previous step marked.
-import { TIS_ADDR_BASE } from '../core/tis/registers';
+import { tisRegisterAt } from '../core/tis/registers';
 
 export interface BitField {
   /** The spec's name, e.g. 'dataAvail'. */
@@ -103,29 +103,8 @@ export function hex(value: number, digits: number): string {
   return `0x${(value >>> 0).toString(16).padStart(digits, '0')}`;
 }
 
-const REGISTER_NAMES: Record<number, string> = {
-  0x00: 'ACCESS',
-  0x08: 'INT_ENABLE',
-  0x0c: 'INT_VECTOR',
-  0x10: 'INT_STATUS',
-  0x14: 'INTF_CAPABILITY',
-  0x18: 'STS',
-  0x24: 'DATA_FIFO',
-  0x30: 'INTERFACE_ID',
-  0xf00: 'DID_VID',
-  0xf04: 'RID',
-};
-
 /** "DATA_FIFO (locality 0)", "STS+1 (locality 0)", or the address in hex outside the TIS. */
 export function registerAt(addr: number): string {
-  const off = addr - TIS_ADDR_BASE;
-  if (off < 0 || off >= 0x5000) return hex(addr, 8);
-  const reg = off & 0xfff;
-  const locality = off >> 12;
-  if (reg >= 0x80 && reg < 0xc0) return `XDATA_FIFO (locality ${locality})`;
-  for (const [base, name] of Object.entries(REGISTER_NAMES)) {
-    const b = Number(base);
-    if (reg >= b && reg < b + 4) return `${name}${reg > b ? `+${reg - b}` : ''} (locality ${locality})`;
-  }
-  return hex(addr, 8);
+  const at = tisRegisterAt(addr);
+  return at ? `${at.register} (locality ${at.locality})` : hex(addr, 8);
 }

@@ -12,7 +12,7 @@ import { commandCodeName } from '../tpm2/constants';
 import { assembleMachine, type Machine, type MachineOptions } from '../vm/machine';
 import type { CutPoint } from '../vm/hazards';
 import type { GuestOp } from '../guest/program';
-import { TIS_ADDR_BASE, TIS_ADDR_SIZE } from '../tis/registers';
+import { tisRegisterAt } from '../tis/registers';
 import { VMStateError } from './vmstate';
 import { machineSections, type SectionContext } from './machine-sections';
 import { checkSnapshot, MigrationLoadError, writeSnapshot, type LoadOptions } from './snapshot-file';
@@ -200,31 +200,10 @@ function u32(b: Uint8Array, off: number): number {
   return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
 }
 
-const REG_NAMES: Record<number, string> = {
-  0x00: 'ACCESS',
-  0x08: 'INT_ENABLE',
-  0x0c: 'INT_VECTOR',
-  0x10: 'INT_STATUS',
-  0x14: 'INTF_CAPABILITY',
-  0x18: 'STS',
-  0x24: 'DATA_FIFO',
-  0x30: 'INTERFACE_ID',
-  0xf00: 'DID_VID',
-  0xf04: 'RID',
-};
-
 /** "STS+1 of locality 0", "DATA_FIFO of locality 0", or the address. */
 export function describeAddress(addr: number): string {
-  const off = addr - TIS_ADDR_BASE;
-  if (off < 0 || off >= TIS_ADDR_SIZE) return `0x${addr.toString(16)}`;
-  const reg = off & 0xfff;
-  const loc = off >> 12;
-  if (reg >= 0x80 && reg < 0xc0) return `XDATA_FIFO of locality ${loc}`;
-  for (const [base, name] of Object.entries(REG_NAMES)) {
-    const b = Number(base);
-    if (reg >= b && reg < b + 4) return `${name}${reg > b ? `+${reg - b}` : ''} of locality ${loc}`;
-  }
-  return `0x${addr.toString(16)}`;
+  const at = tisRegisterAt(addr);
+  return at ? `${at.register} of locality ${at.locality}` : `0x${addr.toString(16)}`;
 }
 
 /** Where the (stopped) source stands: what a person reads in the sweep's table and the UI. */

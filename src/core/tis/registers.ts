@@ -129,3 +129,33 @@ export function tpmCmdGetSize(buffer: Uint8Array): number {
 export function accessReachesDevice(addr: number, size: number): boolean {
   return (size === 1 || size === 2 || size === 4) && (addr & (size - 1)) === 0;
 }
+
+const REGISTER_NAMES: ReadonlyArray<readonly [number, string]> = [
+  [REG_ACCESS, 'ACCESS'],
+  [REG_INT_ENABLE, 'INT_ENABLE'],
+  [REG_INT_VECTOR, 'INT_VECTOR'],
+  [REG_INT_STATUS, 'INT_STATUS'],
+  [REG_INTF_CAPABILITY, 'INTF_CAPABILITY'],
+  [REG_STS, 'STS'],
+  [REG_DATA_FIFO, 'DATA_FIFO'],
+  [REG_INTERFACE_ID, 'INTERFACE_ID'],
+  [REG_DID_VID, 'DID_VID'],
+  [REG_RID, 'RID'],
+];
+
+/**
+ * Where a guest-physical address falls in the TIS, for people: the register ("STS+1" for its second byte,
+ * "XDATA_FIFO" anywhere in that window) and the locality; null outside the TIS or between registers.
+ */
+export function tisRegisterAt(addr: number): { register: string; locality: number } | null {
+  const off = addr - TIS_ADDR_BASE;
+  if (off < 0 || off >= TIS_ADDR_SIZE) return null;
+  const reg = off & 0xfff;
+  const locality = off >> TIS_LOCALITY_SHIFT;
+  if (reg >= REG_DATA_XFIFO && reg < REG_DATA_XFIFO_END + 4) return { register: 'XDATA_FIFO', locality };
+  for (const [base, name] of REGISTER_NAMES) {
+    if (reg >= base && reg < base + 4)
+      return { register: reg > base ? `${name}+${reg - base}` : name, locality };
+  }
+  return null;
+}
