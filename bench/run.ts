@@ -1,12 +1,14 @@
 // Runs every benchmark, prints a table and writes docs/benchmarks.md. Usage: npm run bench
-// `npx tsx bench/run.ts tis` runs only the named groups (scheduler, tpm, tis, machine) and prints their
+// `npx tsx bench/run.ts tis` runs only the named groups (scheduler, tpm, tis, machine, migration, ui) and prints their
 // table without writing docs/benchmarks.md.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { benchMachine } from './machine.bench';
+import { benchMigration } from './migration.bench';
 import { benchScheduler } from './scheduler.bench';
 import { benchTis } from './tis.bench';
 import { benchTpm } from './tpm.bench';
+import { benchUi } from './ui.bench';
 import type { BenchResult } from './types';
 
 function formatValue(r: BenchResult): string {
@@ -23,6 +25,8 @@ const GROUPS: Record<string, () => Promise<BenchResult[]>> = {
   tpm: benchTpm,
   tis: benchTis,
   machine: benchMachine,
+  migration: benchMigration,
+  ui: benchUi,
 };
 
 async function main(): Promise<void> {
