@@ -80,13 +80,23 @@ export function stepOnce(regs: TisRegisters, event: TisEvent): TisStepResult {
   return memoResult;
 }
 
-/** The register file after an event: the machine's one notion of what an event does. */
+/** The register file after an event: the machine's one notion of what an event does. Memoised like
+ * stepOnce: a dozen guards ask it about the same (context, event) pair. */
+let afterContext: TisRegisters | null = null;
+let afterEvent: TisMachineEvent | null = null;
+let afterRegs: TisRegisters | null = null;
+
 function after(context: TisContext, event: TisMachineEvent): TisRegisters {
   if (event.type === 'registers.commit') return event.regs;
+  if (context.regs === afterContext && event === afterEvent && afterRegs !== null) return afterRegs;
   const base = event.base ?? context.regs;
   // A base that moved a state is refused: the event changes nothing and no region moves.
-  if (base !== context.regs && movesState(context.regs, base)) return context.regs;
-  return stepOnce(base, event).regs;
+  const regs =
+    base !== context.regs && movesState(context.regs, base) ? context.regs : stepOnce(base, event).regs;
+  afterContext = context.regs;
+  afterEvent = event;
+  afterRegs = regs;
+  return regs;
 }
 
 /** The command-state moves QEMU's tpm_tis_common.c can make in one event (reset aside). */
