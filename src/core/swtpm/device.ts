@@ -172,6 +172,21 @@ export function blobErrorResult(e: BlobError): number {
   }
 }
 
+/**
+ * Commands that never change the TPM's permanent state (no NV attribute in TPM 2.0 Part 3, and no
+ * write to ctx.perm in this engine): after them the device skips comparing its permanent state.
+ */
+const READS_NO_NV: ReadonlySet<number> = new Set([
+  CC.GetRandom,
+  CC.GetCapability,
+  CC.GetTestResult,
+  CC.PCR_Read,
+  CC.ReadPublic,
+  CC.ReadClock,
+  CC.NV_ReadPublic,
+  CC.Hash,
+]);
+
 export class SwtpmDevice {
   readonly engine: Tpm2Engine;
   readonly store: StateStore;
@@ -380,7 +395,11 @@ export class SwtpmDevice {
       PCR_BANKS.forEach((b, i) => (ctx.vol.pcrs[b][HCRTM_PCR] = pcr0[i]!));
       this.hcrtmPending = false;
     }
-    if (!this.syncPermanent()) return { response: errorResponse(RC.FAILURE), durationNs: r.durationNs };
+    // libtpms writes NV only when a command changed it (g_updateNV); commands the TPM 2.0 spec (Part 3)
+    // does not mark as writing NV cannot have, so their permanent state is not even compared.
+    if (!READS_NO_NV.has(r.commandCode) && !this.syncPermanent()) {
+      return { response: errorResponse(RC.FAILURE), durationNs: r.durationNs };
+    }
     return { response: r.response, durationNs: r.durationNs };
   }
 
