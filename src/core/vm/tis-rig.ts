@@ -6,6 +6,7 @@ import { InProcessTransport } from '../backend/transport';
 import { Scheduler, TraceLog } from '../kernel';
 import { SwtpmDevice } from '../swtpm';
 import { TisDevice } from '../tis/tis-device';
+import type { TraceData } from '../tis/tis-logic';
 
 export interface TisRig {
   scheduler: Scheduler;
@@ -22,6 +23,9 @@ export interface TisRigOptions {
   traceWindow?: number;
   /** TisDevice's foldAccesses (default true). */
   foldAccesses?: boolean;
+  /** False: the TIS's trace events go nowhere (the backend's still reach the trace). For measuring the
+   * model without the trace sink's formatting and hashing. Default true. */
+  traceTis?: boolean;
 }
 
 export async function createTisRig(opts: TisRigOptions): Promise<TisRig> {
@@ -35,7 +39,9 @@ export async function createTisRig(opts: TisRigOptions): Promise<TisRig> {
   const backend = new EmulatorBackend({ scheduler, trace, transport: new InProcessTransport(device) });
   await backend.init();
   const tis = new TisDevice(backend, {
-    trace: (kind, data) => trace.append(scheduler.nowNs, 'tis', kind, data),
+    ...(opts.traceTis === false
+      ? {}
+      : { trace: (kind: string, data: TraceData) => trace.append(scheduler.nowNs, 'tis', kind, data) }),
     foldAccesses: opts.foldAccesses ?? true,
   });
   backend.setFrontend(tis);
