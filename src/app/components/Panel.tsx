@@ -9,14 +9,15 @@ interface PanelProps {
   children?: ReactNode;
 }
 
-/** A labelled region (an ARIA landmark) for one noun of the story: vCPU, TIS registers, FIFO, ... */
+/** A labelled region (an ARIA landmark) for one noun of the story: vCPU, TIS registers, FIFO, ...
+ * Scrolled to (focus, a link), it stops below the sticky control bar (scroll-mt). */
 export function Panel({ title, role, className = '', children }: PanelProps) {
   const headingId = `panel-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
   return (
     <section
       aria-labelledby={headingId}
       className={
-        'flex min-h-40 flex-col rounded-lg [contain:content] [content-visibility:auto] [contain-intrinsic-size:auto_500px] border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-700 dark:bg-slate-900 ' +
+        'flex min-h-40 scroll-mt-32 flex-col rounded-lg [contain:content] [content-visibility:auto] [contain-intrinsic-size:auto_500px] border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-700 dark:bg-slate-900 ' +
         className
       }
     >
