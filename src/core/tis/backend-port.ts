@@ -29,6 +29,8 @@ export interface TpmBackendPort {
   getTpmVersion(): 1 | 2;
   /** tpm_backend_reset + startup, as tpm_tis_reset calls them */
   reset(): void;
+  /** tpm_backend_had_startup_error: the last startup (CMD_INIT and the rest) failed. */
+  readonly hadStartupError: boolean;
 }
 
 export interface TpmFrontend {

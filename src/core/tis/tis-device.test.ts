@@ -641,6 +641,37 @@ describe('device', () => {
   });
 });
 
+describe('a TPM that could not be started (tpm_backend_had_startup_error)', () => {
+  it('every read returns 0 without a trace; writes are traced and do nothing', () => {
+    const { tis, be, trace } = newTis();
+    be.hadStartupError = true;
+    const before = tis.snapshot();
+    for (const offset of [REG_ACCESS, REG_STS, REG_DID_VID, REG_INTF_CAPABILITY, REG_INTERFACE_ID, REG_RID]) {
+      expect(readl(tis, reg(0, offset))).toBe(0);
+    }
+    writeb(tis, reg(0, REG_ACCESS), REQUEST_USE);
+    writeb(tis, reg(0, REG_STS), STS_COMMAND_READY);
+    writeb(tis, reg(4, REG_ACCESS), REQUEST_USE);
+    expect(tis.snapshot()).toEqual(before);
+    expect(value(tis)).toMatchObject({ locality: 'none', cmd0: 'idle' });
+    expect(trace).toEqual([
+      ['tpm_tis_mmio_write', { size: 1, addr: 0, val: REQUEST_USE }],
+      ['tpm_tis_mmio_write', { size: 1, addr: 0x18, val: STS_COMMAND_READY }],
+      ['tpm_tis_mmio_write', { size: 1, addr: 0x4000, val: REQUEST_USE }],
+      ['tpm_tis_mmio_write_locty4', {}],
+    ]);
+  });
+
+  it('the registers come back as they were once a startup succeeds', () => {
+    const { tis, be } = newTis();
+    writeb(tis, reg(0, REG_ACCESS), REQUEST_USE);
+    be.hadStartupError = true;
+    expect(access(tis, 0)).toBe(0);
+    be.hadStartupError = false;
+    expect(access(tis, 0)).toBe(VALID_STS | ACTIVE | 1);
+  });
+});
+
 describe('hazards of the shared buffer', () => {
   it("one locality's COMMAND_READY abort waits for another locality's command", () => {
     const { tis, be } = newTis();

@@ -103,8 +103,11 @@ export class TisDevice implements TpmFrontend {
   /** tpm_tis_mmio_read: addr relative to 0xFED40000, size 1, 2 or 4; returns `size` bytes. */
   read(addr: number, size: number): number {
     checkAccess(addr, size);
-    // Like QEMU, ask the backend for the established flag on every ACCESS read.
+    // Like QEMU, ask the backend whether the TPM started on every access, and for the established flag on
+    // every ACCESS read.
     const base = this.regs;
+    if (this.port.hadStartupError)
+      return this.send({ type: 'mmio.read', addr, size, startupError: true, base });
     return this.send(
       registerOffset(addr) === REG_ACCESS
         ? { type: 'mmio.read', addr, size, tpmEstablished: this.port.getTpmEstablishedFlag(), base }
@@ -115,7 +118,11 @@ export class TisDevice implements TpmFrontend {
   /** tpm_tis_mmio_write: addr relative to 0xFED40000, size 1, 2 or 4. */
   write(addr: number, size: number, value: number): void {
     checkAccess(addr, size);
-    this.send({ type: 'mmio.write', addr, size, value, base: this.regs });
+    this.send(
+      this.port.hadStartupError
+        ? { type: 'mmio.write', addr, size, value, startupError: true, base: this.regs }
+        : { type: 'mmio.write', addr, size, value, base: this.regs },
+    );
   }
 
   /** tpm_tis_request_completed: the backend's bottom half, with cmd.output holding the response. */

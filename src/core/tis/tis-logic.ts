@@ -101,9 +101,11 @@ export interface TisRegisters {
   readonly cmdInLength: number;
 }
 
+/** `startupError`: tpm_backend_had_startup_error, which QEMU asks at every access (the TPM could not be
+ * started at the last reset: then reads return 0 and writes do nothing). */
 export type TisEvent =
-  | { type: 'mmio.read'; addr: number; size: number; tpmEstablished?: boolean }
-  | { type: 'mmio.write'; addr: number; size: number; value: number }
+  | { type: 'mmio.read'; addr: number; size: number; tpmEstablished?: boolean; startupError?: boolean }
+  | { type: 'mmio.write'; addr: number; size: number; value: number; startupError?: boolean }
   | { type: 'backend.completed'; output: Uint8Array | null; selftestDone: boolean; ret: number }
   | { type: 'reset'; bufferSize: number; tpmVersion: 1 | 2; tpmEstablished?: boolean };
 
@@ -236,13 +238,15 @@ export function step(regs: TisRegisters, event: TisEvent): TisStepResult {
   let readValue = 0;
   switch (event.type) {
     case 'mmio.read':
+      // tpm_tis_mmio_read returns 0 before anything else, not even its trace point.
+      if (event.startupError === true) break;
       if (event.tpmEstablished !== undefined && event.tpmEstablished !== regs.tpmEstablished) {
         st.w().tpmEstablished = event.tpmEstablished;
       }
       readValue = mmioRead(st, event.addr, event.size);
       break;
     case 'mmio.write':
-      mmioWrite(st, event.addr, event.size, event.value);
+      mmioWrite(st, event.addr, event.size, event.value, event.startupError === true);
       break;
     case 'backend.completed':
       requestCompleted(st, event.output, event.selftestDone);
@@ -464,7 +468,7 @@ function mmioRead(st: Step, addr: number, size: number): number {
 }
 
 /** tpm_tis_mmio_write; addr is relative to the region base. */
-function mmioWrite(st: Step, addr: number, size: number, value: number): void {
+function mmioWrite(st: Step, addr: number, size: number, value: number, startupError: boolean): void {
   const off = registerOffset(addr);
   const shift = (addr & 3) * 8;
   const locty = localityFromAddr(addr);
@@ -474,6 +478,8 @@ function mmioWrite(st: Step, addr: number, size: number, value: number): void {
     st.trace('tpm_tis_mmio_write_locty4', {});
     return;
   }
+  // After the trace and the locality-4 check, as tpm_tis_mmio_write orders them.
+  if (startupError) return;
   let val = (value & mask) >>> 0;
   if (shift) {
     val = (val << shift) >>> 0;

@@ -17,6 +17,8 @@ export class FakeBackend implements TpmBackendPort {
   resetEstablishedCalls: number[] = [];
   resets = 0;
   established = false;
+  /** tpm_backend_had_startup_error, as the test sets it. */
+  hadStartupError = false;
 
   constructor(readonly bufferSize = 4096) {}
 
