@@ -18,16 +18,18 @@ describe('a TPM whose permanent state is damaged at reset', () => {
     const tis = new TisDevice(backend);
     backend.setFrontend(tis);
     expect(tis.read(REG_DID_VID, 4)).toBe(0x00011014);
+    const flipLastByteAndReset = async () => {
+      const permall = store.load(STATE_FILE.permanent)!;
+      permall[permall.length - 1]! ^= 1;
+      store.save(STATE_FILE.permanent, permall);
+      tis.reset();
+      scheduler.runUntilIdle();
+      await backend.pendingAnswer;
+      scheduler.runUntilIdle();
+    };
 
     // The drive under the TPM flips a bit of tpm2-00.permall; the machine resets (tpm_tis_reset).
-    const permall = store.load(STATE_FILE.permanent)!;
-    permall[permall.length - 1]! ^= 1;
-    store.save(STATE_FILE.permanent, permall);
-    tis.reset();
-    scheduler.runUntilIdle();
-    await backend.pendingAnswer;
-    scheduler.runUntilIdle();
-
+    await flipLastByteAndReset();
     expect(backend.hadStartupError).toBe(true);
     expect(trace.window().find((e) => e.kind === 'error_report')?.data).toMatchObject({
       message: expect.stringMatching(/CMD_INIT/),
@@ -39,12 +41,7 @@ describe('a TPM whose permanent state is damaged at reset', () => {
     expect(tis.snapshot().activeLocality).toBe(0xff);
 
     // The drive is mended and the machine resets again: the TPM starts and the TIS answers.
-    permall[permall.length - 1]! ^= 1;
-    store.save(STATE_FILE.permanent, permall);
-    tis.reset();
-    scheduler.runUntilIdle();
-    await backend.pendingAnswer;
-    scheduler.runUntilIdle();
+    await flipLastByteAndReset();
     expect(backend.hadStartupError).toBe(false);
     expect(tis.read(REG_DID_VID, 4)).toBe(0x00011014);
   });
