@@ -141,6 +141,83 @@ describe('SimHost', () => {
     expect(last().machine?.vmRunning).toBe(false);
   });
 
+  it('Load snapshot: a file saved mid-read comes back paused where it was, a new guest for the page', async () => {
+    const { host, last, messages } = makeHost();
+    await host.start();
+    await host.receive({ type: 'loadScenario', id: 'duplicated-mmio-read-2011' });
+    await host.receive({ type: 'snapshot' });
+    const saved = last();
+    const snap = messages.find((m) => m.type === 'snapshot');
+    if (snap?.type !== 'snapshot') throw new Error('no snapshot message');
+    // The source goes on to the end of its program; then the file is loaded.
+    await host.receive({ type: 'run' });
+    await host.settled();
+    expect(last().machine?.vcpu.runState).toBe('halted');
+    await host.receive({ type: 'loadSnapshot', bytes: snap.bytes, name: 'mid-read.tislabvm' });
+    const v = last();
+    expect(v.error).toBeNull();
+    expect(v.role).toBe('destination');
+    expect(v.machine?.vmRunning).toBe(false);
+    expect(v.machine?.timeNs).toBe(saved.machine?.timeNs);
+    expect(v.machine?.vcpu.rip).toBe(saved.machine?.vcpu.rip);
+    expect(v.markers.map((m) => m.label)).toEqual(['loaded mid-read.tislabvm']);
+    // Saved without the fix, between a FIFO read's exit and re-entry: resuming executes the read again.
+    await host.receive({ type: 'resume' });
+    await host.settled();
+    expect(last().machine?.hazards.map((h) => h.title)).toEqual(['Duplicated MMIO read']);
+  });
+
+  it('Load snapshot: a damaged or foreign file is refused and a running machine runs on', async () => {
+    const { host, last, messages } = makeHost();
+    await host.start();
+    await host.receive({ type: 'stepDriverOp' });
+    await host.receive({ type: 'snapshot' });
+    const snap = messages.find((m) => m.type === 'snapshot');
+    if (snap?.type !== 'snapshot') throw new Error('no snapshot message');
+    const damaged = snap.bytes.slice();
+    damaged[40]! ^= 1;
+    void host.receive({ type: 'run' });
+    await new Promise((r) => setTimeout(r, 50));
+    const timeBefore = last().machine!.timeNs;
+    void host.receive({ type: 'loadSnapshot', bytes: damaged, name: 'damaged.tislabvm' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(last().error).toBe(
+      'damaged.tislabvm was not loaded: the snapshot is corrupt: its SHA-256 does not match its contents. Nothing changed.',
+    );
+    expect(last().role).toBe('source');
+    expect(last().running).toBe(true);
+    expect(last().machine!.timeNs).toBeGreaterThan(timeBefore);
+    await host.receive({ type: 'pause' });
+    const paused = last().machine;
+    await host.receive({
+      type: 'loadSnapshot',
+      bytes: new TextEncoder().encode('not a snapshot'),
+      name: 'notes.txt',
+    });
+    expect(last().error).toMatch(/^notes\.txt was not loaded: not a TIS Lab snapshot/);
+    expect(last().machine).toEqual(paused);
+    await host.receive({ type: 'loadSnapshot', bytes: 'TISLABVM', name: 'x' });
+    expect(last().error).toMatch(/loadSnapshot needs bytes/);
+  });
+
+  it('Load snapshot: a file saved from another setup is refused in QEMU words', async () => {
+    const { host, last, messages } = makeHost();
+    await host.start();
+    await host.receive({ type: 'loadScenario', id: 'duplicated-mmio-read-2011' });
+    await host.receive({ type: 'snapshot' });
+    const snap = messages.find((m) => m.type === 'snapshot');
+    if (snap?.type !== 'snapshot') throw new Error('no snapshot message');
+    await host.receive({ type: 'reset' }); // the default machine: another driver
+    const before = last().machine;
+    await host.receive({ type: 'loadSnapshot', bytes: snap.bytes, name: '2011.tislabvm' });
+    expect(last().error).toMatch(
+      /^2011\.tislabvm was not loaded: .*expected workload 'keygen' over driver 'linux'/,
+    );
+    expect(last().error).toMatch(/error while loading state for instance 0x0 of device 'tislab\/guest'/);
+    expect(last().machine).toEqual(before);
+    expect(last().role).toBe('source');
+  });
+
   it('bad intents give an error and change nothing', async () => {
     const { host, last } = makeHost();
     await host.start();

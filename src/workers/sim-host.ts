@@ -4,7 +4,7 @@
 // calls the machine's run control, the migration API and the scenario player, and reports what they did.
 import type { TpmTransport } from '../core/backend/transport';
 import type { TpmWorkerOptions } from '../core/backend/tpm-messages';
-import { migrate, saveMachine } from '../core/migration/migrate';
+import { migrate, restoreMachine, saveMachine } from '../core/migration/migrate';
 import { playActions } from '../core/scenarios/play';
 import { findScenario } from '../core/scenarios/presets';
 import type { CutPoint } from '../core/vm/hazards';
@@ -137,6 +137,11 @@ export class SimHost {
     if (intent.type === 'run' || intent.type === 'resume') {
       if (this.running) return Promise.resolve();
       this.running = true;
+    } else if (intent.type === 'loadSnapshot') {
+      // The run stops while the file is checked; a refused file lets it go on (loadSnapshot).
+      const wasRunning = this.running;
+      this.running = false;
+      return this.enqueue(() => this.loadSnapshot(intent.bytes, intent.name, wasRunning));
     } else {
       this.running = false;
     }
@@ -213,6 +218,8 @@ export class SimHost {
       case 'loadScenario':
         await this.loadScenario(intent.id);
         return;
+      case 'loadSnapshot':
+        return; // taken by receive()
     }
   }
 
@@ -319,6 +326,53 @@ export class SimHost {
     this.markers = [...this.markers, { t: r.cut.timeNs, label: `migration ${this.migrations}` }];
     this.lastStop = 'paused';
     this.host(r.destination, false);
+    this.busy = null;
+  }
+
+  /**
+   * Loads a snapshot file into a new destination built from this machine's config, as QEMU loads into a
+   * `-incoming` destination started with the same command line, and hosts it paused: a new guest for the
+   * page (the Lanes start over). The whole file is checked before anything is applied; a file that is
+   * refused (not a snapshot, damaged, or saved from another setup) changes nothing: the machine stays as
+   * it was and runs on if it was running.
+   */
+  private async loadSnapshot(bytes: Uint8Array, name: string, wasRunning: boolean): Promise<void> {
+    this.error = null;
+    const current = this.machine;
+    const config = {
+      ...(current?.config ?? this.config),
+      completeMmioBeforeStop: this.settings.completeMmioBeforeStop,
+    };
+    this.busy = `Loading ${name}…`;
+    this.postView(true);
+    const slot: 0 | 1 = this.slot === 0 ? 1 : 0;
+    let destination: Machine;
+    try {
+      const transport = await this.opts.openTransport(slot, tpmOptions(config));
+      destination = await restoreMachine(bytes, config, { transport });
+    } catch (e) {
+      this.busy = null;
+      const why = (e instanceof Error ? e.message : String(e)).replace(/\n/g, '; ');
+      this.error = `${name} was not loaded: ${why}. Nothing changed.`;
+      this.opts.post({ type: 'error', message: this.error });
+      if (wasRunning && current !== null && !current.vcpu.isHalted) {
+        this.running = true;
+        await this.runLoop();
+      }
+      return;
+    }
+    this.flushTrace();
+    this.slot = slot;
+    this.role = 'destination';
+    this.migrations = 0;
+    this.cut = null;
+    this.snapshotInfo = null;
+    this.markers = [{ t: destination.scheduler.nowNs, label: `loaded ${name}` }];
+    this.lastStop = 'paused';
+    this.lastTransition = null;
+    this.watch.dispose();
+    this.watch = new TransactionWatch();
+    this.host(destination, true);
     this.busy = null;
   }
 

@@ -30,7 +30,9 @@ export type SimIntent =
   | { type: 'setSpeed'; speed: RunSpeed }
   | { type: 'setCompleteMmio'; on: boolean }
   | { type: 'setInflight'; strategy: InflightStrategy }
-  | { type: 'loadScenario'; id: string };
+  | { type: 'loadScenario'; id: string }
+  /** A snapshot file the user chose (`name` is its file name, for messages). */
+  | { type: 'loadSnapshot'; bytes: Uint8Array; name: string };
 
 export type SimIntentType = SimIntent['type'];
 
@@ -111,6 +113,7 @@ const INTENT_TYPES: readonly SimIntentType[] = [
   'setCompleteMmio',
   'setInflight',
   'loadScenario',
+  'loadSnapshot',
 ];
 
 /** Checks an intent from the page; the Error says what is wrong with it. */
@@ -138,6 +141,11 @@ export function parseIntent(raw: unknown): SimIntent {
     case 'loadScenario':
       if (typeof r.id !== 'string') throw new Error('loadScenario needs the scenario id');
       return { type, id: r.id };
+    case 'loadSnapshot':
+      if (!(r.bytes instanceof Uint8Array)) {
+        throw new Error("loadSnapshot needs bytes: the file's contents as a Uint8Array");
+      }
+      return { type, bytes: r.bytes, name: typeof r.name === 'string' ? r.name : 'the snapshot' };
     default:
       return { type } as SimIntent;
   }

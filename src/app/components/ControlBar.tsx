@@ -1,4 +1,4 @@
-import { useEffect, useMemo, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, type ReactNode } from 'react';
 import { formatNs } from '../../core/kernel/clock';
 import { RUN_SPEEDS, type SimIntent } from '../../workers/sim-protocol';
 import { useSim } from '../store';
@@ -9,15 +9,18 @@ const INFLIGHT = [
   { value: 'replay', label: 'Replay' },
 ] as const;
 
+/** A control: sends `intent`, or does `onClick` (for controls that first ask the user something). */
 function Button({
   children,
   intent,
+  onClick,
   disabled,
   primary,
   title,
 }: {
   children: ReactNode;
-  intent: SimIntent;
+  intent?: SimIntent;
+  onClick?: () => void;
   disabled: boolean;
   primary?: boolean;
   title: string;
@@ -28,7 +31,7 @@ function Button({
       type="button"
       disabled={disabled}
       title={title}
-      onClick={() => send(intent)}
+      onClick={() => (onClick ? onClick() : intent && send(intent))}
       className={
         'rounded-md px-3 py-1.5 font-medium transition-colors disabled:cursor-not-allowed disabled:opacity-40 ' +
         (primary
@@ -103,6 +106,7 @@ export function ControlBar({ onHelp }: { onHelp: () => void }) {
         <Button intent={{ type: 'migrate' }} disabled={!ready} title="Migrate to a new destination (M)">
           Migrate
         </Button>
+        <LoadSnapshotButton disabled={!view?.ready || view.busy !== null} />
         <Button intent={{ type: 'resume' }} disabled={!ready || running || halted} title="vm_start and run">
           Resume
         </Button>
@@ -214,6 +218,40 @@ export function ControlBar({ onHelp }: { onHelp: () => void }) {
         )}
       </p>
     </section>
+  );
+}
+
+/** Load snapshot: the user picks a .tislabvm file; the Worker checks it whole and loads it into a new
+ * destination with this machine's setup, or refuses it and changes nothing. */
+function LoadSnapshotButton({ disabled }: { disabled: boolean }) {
+  const send = useSim((s) => s.send);
+  const input = useRef<HTMLInputElement>(null);
+  return (
+    <>
+      <Button
+        disabled={disabled}
+        title="Load a snapshot file (.tislabvm) into a new destination with this machine's setup"
+        onClick={() => input.current?.click()}
+      >
+        Load snapshot
+      </Button>
+      <input
+        ref={input}
+        type="file"
+        accept=".tislabvm,application/octet-stream"
+        aria-label="Snapshot file"
+        className="hidden"
+        onChange={(e) => {
+          const file = e.target.files?.[0];
+          // Cleared, so that choosing the same file again loads it again.
+          e.target.value = '';
+          if (!file) return;
+          void file
+            .arrayBuffer()
+            .then((buffer) => send({ type: 'loadSnapshot', bytes: new Uint8Array(buffer), name: file.name }));
+        }}
+      />
+    </>
   );
 }
 
