@@ -3,6 +3,16 @@ import { parseArgs } from 'node:util';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io';
 import { REPLAY_USAGE, runReplay } from './replay';
 import { RUN_SUMMARY, RUN_USAGE, runRun } from './run';
+import {
+  LOADVM_HELP,
+  LOADVM_SUMMARY,
+  LOADVM_USAGE,
+  runLoadvm,
+  runSavevm,
+  SAVEVM_HELP,
+  SAVEVM_SUMMARY,
+  SAVEVM_USAGE,
+} from './savevm';
 import { runSweep, SWEEP_HELP, SWEEP_SUMMARY, SWEEP_USAGE } from './sweep';
 import { runTpmServer, TPM_SERVER_HELP, TPM_SERVER_SUMMARY, TPM_SERVER_USAGE } from './tpm-server-cli';
 import { readVersion } from './version';
@@ -66,6 +76,20 @@ const COMMANDS: Command[] = [
     usage: SWEEP_USAGE,
     help: SWEEP_HELP,
     run: runSweep,
+  },
+  {
+    name: 'savevm',
+    summary: SAVEVM_SUMMARY,
+    usage: SAVEVM_USAGE,
+    help: SAVEVM_HELP,
+    run: runSavevm,
+  },
+  {
+    name: 'loadvm',
+    summary: LOADVM_SUMMARY,
+    usage: LOADVM_USAGE,
+    help: LOADVM_HELP,
+    run: runLoadvm,
   },
   {
     name: 'help',

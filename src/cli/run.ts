@@ -5,7 +5,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatConsoleLine } from '../core/guest';
 import { NS_PER_S, TraceLog } from '../core/kernel';
-import { createMachine, MachineConfigError } from '../core/vm';
+import { createMachine, MachineConfigError, type Machine } from '../core/vm';
 import { readConfigFile } from './config-file';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io';
 
@@ -15,10 +15,12 @@ export const RUN_SUMMARY = 'run a machine headless (guest driver + workload) and
 /** Trace lines are written in chunks of about this many characters. */
 const TRACE_CHUNK_CHARS = 1 << 16;
 
-function parseUntil(text: string): number {
+export function parseUntil(command: string, text: string): number {
   const m = /^(\d+)(?:-transactions?)?$/.exec(text);
   if (!m)
-    throw new UsageError(`tislab run: --until takes N-transactions (e.g. 3-transactions), got '${text}'`);
+    throw new UsageError(
+      `tislab ${command}: --until takes N-transactions (e.g. 3-transactions), got '${text}'`,
+    );
   return Number(m[1]);
 }
 
@@ -62,7 +64,7 @@ export async function runRun(args: string[], io: CliIo): Promise<number> {
   }
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('tislab run: give exactly one CONFIG.json');
-  const until = parsed.values.until === undefined ? undefined : parseUntil(parsed.values.until);
+  const until = parsed.values.until === undefined ? undefined : parseUntil('run', parsed.values.until);
   let config = readConfigFile('run', file, io);
   if (config === null) return EXIT_FAILURE;
   if (parsed.values.seed !== undefined && typeof config === 'object' && config !== null) {
@@ -75,14 +77,33 @@ export async function runRun(args: string[], io: CliIo): Promise<number> {
     if (e instanceof MachineConfigError) throw new UsageError(`tislab run: ${file}: ${e.message}`);
     throw e;
   }
+  return runToEnd(machine, { until, tracePath: parsed.values.trace, what: `tislab run: ${file}` }, io);
+}
+
+export interface RunToEndOptions {
+  /** Stop after this many transactions (else the guest runs until it halts). */
+  until: number | undefined;
+  /** Stream the trace here as JSONL. */
+  tracePath: string | undefined;
+  /** For messages: "tislab run: machine.json". */
+  what: string;
+  /** Prints more lines between the console and the trace hash line. */
+  beforeSummary?: () => void;
+}
+
+/**
+ * Runs the machine until its guest halts, or through `until` transactions, printing its console; then
+ * the trace hash line. Shared by `run` and `loadvm` (a loaded machine goes on as a booted one does).
+ */
+export async function runToEnd(machine: Machine, opts: RunToEndOptions, io: CliIo): Promise<number> {
+  const { until } = opts;
   if (until === undefined && machine.config.guest.iterations === undefined) {
     throw new UsageError(
-      `tislab run: ${file}: the guest runs forever (guest.iterations is not set); give --until N-transactions or set it`,
+      `${opts.what}: the guest runs forever (guest.iterations is not set); give --until N-transactions or set it`,
     );
   }
   machine.onConsole((line) => io.out(formatConsoleLine(line.ns, line.text)));
-  const closeTrace =
-    parsed.values.trace === undefined ? null : traceWriter(machine.trace, parsed.values.trace);
+  const closeTrace = opts.tracePath === undefined ? null : traceWriter(machine.trace, opts.tracePath);
   let outcome;
   try {
     if (until === undefined) outcome = await machine.run();
@@ -96,8 +117,9 @@ export async function runRun(args: string[], io: CliIo): Promise<number> {
     closeTrace?.();
   }
   if (until !== undefined && machine.transactionsDone < until) {
-    io.err(`tislab run: the guest halted after ${machine.transactionsDone} of ${until} transactions`);
+    io.err(`${opts.what}: the guest halted after ${machine.transactionsDone} of ${until} transactions`);
   }
+  opts.beforeSummary?.();
   io.out(
     `trace sha256 ${machine.trace.traceHash()} (${machine.trace.totalCount} events, ` +
       `${machine.transactionsDone} transactions, ${(outcome.timeNs / NS_PER_S).toFixed(6)} s virtual, stopped: ${outcome.reason})`,

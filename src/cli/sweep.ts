@@ -2,11 +2,11 @@
 // what each cut does to the guest, as a table or as JSON (src/core/migration/sweep.ts does the work).
 import { parseArgs } from 'node:util';
 import { NS_PER_US } from '../core/kernel';
-import { INFLIGHT_STRATEGIES, type InflightStrategy } from '../core/migration/migrate';
 import { CUT_OUTCOMES, sweep, SweepError, type SweepRow } from '../core/migration/sweep';
 import { MachineConfigError } from '../core/vm';
 import { readConfigFile } from './config-file';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io';
+import { parseInflight, parseMmioFix } from './switches';
 
 export const SWEEP_USAGE =
   'tislab sweep CONFIG.json [--mmio-fix on|off] [--inflight wait|drop|replay] [--transaction N] [--following N] [--json]';
@@ -52,14 +52,8 @@ export async function runSweep(args: string[], io: CliIo): Promise<number> {
   const v = parsed.values;
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw new UsageError('tislab sweep: give exactly one CONFIG.json');
-  const fix = v['mmio-fix'];
-  if (fix !== undefined && fix !== 'on' && fix !== 'off') {
-    throw new UsageError(`tislab sweep: --mmio-fix takes on or off, got '${fix}'`);
-  }
-  const inflight = v.inflight;
-  if (inflight !== undefined && !(INFLIGHT_STRATEGIES as readonly string[]).includes(inflight)) {
-    throw new UsageError(`tislab sweep: --inflight takes wait, drop or replay, got '${inflight}'`);
-  }
+  const mmioFix = parseMmioFix('sweep', v['mmio-fix']);
+  const inflight = parseInflight('sweep', v.inflight);
   const transaction = count('--transaction', v.transaction);
   const following = count('--following', v.following);
   const config = readConfigFile('sweep', file, io);
@@ -68,8 +62,8 @@ export async function runSweep(args: string[], io: CliIo): Promise<number> {
   let result;
   try {
     result = await sweep(config, {
-      ...(fix === undefined ? {} : { mmioFix: fix === 'on' }),
-      ...(inflight === undefined ? {} : { inflight: inflight as InflightStrategy }),
+      ...(mmioFix === undefined ? {} : { mmioFix }),
+      ...(inflight === undefined ? {} : { inflight }),
       ...(transaction === undefined ? {} : { transaction }),
       ...(following === undefined ? {} : { following }),
     });

@@ -40,10 +40,14 @@ export interface MigrateOptions extends RestoreOptions {
  * fails (the TPM refuses its state blobs), writing nothing.
  */
 export async function saveMachine(source: Machine, opts: SaveOptions = {}): Promise<Uint8Array> {
-  return (await save(source, opts)).bytes;
+  return (await saveMachineWithCut(source, opts)).bytes;
 }
 
-async function save(source: Machine, opts: SaveOptions): Promise<{ bytes: Uint8Array; cut: CutPoint }> {
+/** saveMachine, with the cut point the file records (where the source stood, and what vm_stop did). */
+export async function saveMachineWithCut(
+  source: Machine,
+  opts: SaveOptions = {},
+): Promise<{ bytes: Uint8Array; cut: CutPoint }> {
   // The cut is where the source stood when it was told to stop; vm_stop may then complete a pending
   // MMIO exit (the fix) before the state is saved.
   const cut = describeCut(source, opts.cutIndex ?? null);
@@ -142,7 +146,7 @@ export async function migrate(
   destinationConfig: unknown,
   opts: MigrateOptions = {},
 ): Promise<{ destination: Machine; snapshot: Uint8Array; cut: CutPoint }> {
-  const { bytes, cut } = await save(source, {
+  const { bytes, cut } = await saveMachineWithCut(source, {
     ...(opts.inflight === undefined ? {} : { inflight: opts.inflight }),
     ...(opts.cutIndex === undefined ? {} : { cutIndex: opts.cutIndex }),
   });
