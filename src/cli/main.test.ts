@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -69,5 +69,17 @@ describe('the tislab bin', () => {
       code: 2,
       stderr: expect.stringContaining("unknown command 'nope'"),
     });
+  }, 30_000);
+
+  it('a reader that goes away ends the output quietly (tislab run ... | head)', async () => {
+    const child = spawn(process.execPath, [bin, 'run', 'examples/keygen-2.6.37.json'], { stdio: 'pipe' });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Like head -1: read the first chunk, then close the pipe.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   }, 30_000);
 });
