@@ -128,6 +128,11 @@ export class HmacDrbg implements Drbg {
     return out;
   }
 
+  /** An independent instance in the same working state: both produce the same bytes from here on. */
+  clone(): HmacDrbg {
+    return new HmacDrbg(this.key.slice(), this.v.slice(), this.reseedCounter);
+  }
+
   save(): DrbgState {
     return { k: bytesToHex(this.key), v: bytesToHex(this.v), reseedCounter: this.reseedCounter };
   }

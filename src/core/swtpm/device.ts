@@ -76,6 +76,10 @@ function isDeferred(store: StateStore): store is DeferredStateStore {
   return typeof (store as Partial<DeferredStateStore>).settled === 'function';
 }
 
+function isPlainMemoryStore(store: StateStore): store is MemoryStateStore {
+  return Object.getPrototypeOf(store) === MemoryStateStore.prototype;
+}
+
 /** TpmFail's failure code when NvCommit fails in ExecuteCommand (libtpms TpmError.h). */
 export const FATAL_ERROR_INTERNAL = 3;
 
@@ -231,6 +235,39 @@ export class SwtpmDevice {
       if (opts.startupClear)
         this.runEngine(Uint8Array.of(0x80, 0x01, 0, 0, 0, 12, 0, 0, 1, 0x44, 0, SU.CLEAR), {});
     }
+  }
+
+  /**
+   * clone() and copyFrom() can copy this device: its state files are in a plain MemoryStateStore (a
+   * subclass may behave differently, which a copy of its files would not).
+   */
+  get cloneable(): boolean {
+    return isPlainMemoryStore(this.store);
+  }
+
+  /**
+   * Another swtpm process in exactly this one's state (TPM, state files, channel settings), sharing
+   * nothing: both answer alike from here on. Cheaper than starting one, which manufactures a TPM and sends
+   * it TPM2_Startup. Only for a device whose state files are in memory (cloneable).
+   */
+  clone(): SwtpmDevice {
+    const copy = Object.create(SwtpmDevice.prototype) as SwtpmDevice;
+    copy.copyFrom(this);
+    return copy;
+  }
+
+  /** Puts this device into exactly `other`'s state, as clone() makes it. */
+  copyFrom(other: SwtpmDevice): void {
+    if (!isPlainMemoryStore(other.store)) {
+      throw new Error('SwtpmDevice: only a device whose state files are in a MemoryStateStore can be copied');
+    }
+    // Every other field is a primitive or a value that is replaced whole, never changed in place (the
+    // cached parsed blobs are copied when applied; failure is a new object each time).
+    Object.assign(this, other, {
+      engine: other.engine.clone(),
+      store: other.store.clone(),
+      drtm: other.drtm && other.drtm.map((d) => d.slice()),
+    });
   }
 
   /** swtpm's tpm_running: TPM commands reach the TPM. */

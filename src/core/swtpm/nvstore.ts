@@ -43,6 +43,13 @@ export class MemoryStateStore implements StateStore {
   names(): string[] {
     return [...this.files.keys()].sort();
   }
+
+  /** Another store with the same files (saved bytes are never changed in place, so they can be shared). */
+  clone(): MemoryStateStore {
+    const copy = new MemoryStateStore();
+    for (const [name, bytes] of this.files) copy.files.set(name, bytes);
+    return copy;
+  }
 }
 
 export const BLOB_HEADER_VERSION = 2;

@@ -1,6 +1,7 @@
 // The live TPM: its three state parts, the DRBG every random byte comes from, and the lookups command
 // handlers share. Handlers receive it; the engine (engine.ts) owns it and does the dispatching.
 import { HmacDrbg } from '../kernel/drbg';
+import { copyState } from './blob';
 import { HT, RH, TRANSIENT_FIRST } from './constants';
 import { RC, TpmError } from './rc';
 import {
@@ -83,6 +84,22 @@ export class TpmContext {
     };
     this.drbg = HmacDrbg.fromSeed(config.seed, 'tislab tpm2 runtime');
     this.vol = this.freshVolatile();
+  }
+
+  /**
+   * An independent copy of this TPM (a forked machine's): the same state and DRBG working state, nothing
+   * shared, so both continue alike. Made without manufacturing, which a copy would only overwrite.
+   */
+  clone(): TpmContext {
+    const copy = Object.create(TpmContext.prototype) as TpmContext;
+    // The primitives and the config (never changed) as they are, then copies of the mutable parts.
+    Object.assign(copy, this, {
+      perm: copyState(this.perm),
+      vol: copyState(this.vol),
+      saved: copyState(this.saved),
+      drbg: this.drbg.clone(),
+    });
+    return copy;
   }
 
   freshVolatile(): VolatileState {

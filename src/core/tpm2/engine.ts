@@ -44,8 +44,14 @@ export function errorResponse(rc: number): Uint8Array {
 export class Tpm2Engine {
   readonly ctx: TpmContext;
 
-  constructor(config: TpmConfig) {
-    this.ctx = new TpmContext(config);
+  /** A TPM manufactured from `config`, or one running on an existing context. */
+  constructor(config: TpmConfig | TpmContext) {
+    this.ctx = config instanceof TpmContext ? config : new TpmContext(config);
+  }
+
+  /** An independent copy in the same state (the engine keeps no state outside its context). */
+  clone(): Tpm2Engine {
+    return new Tpm2Engine(this.ctx.clone());
   }
 
   /** Executes one command. Never throws for bad input: every failure is a TPM response code. */
