@@ -434,6 +434,11 @@ export class EmulatorBackend implements TpmBackendPort {
     return this.sendControl(bytes);
   }
 
+  /** The TPM behind an InProcessTransport (null for any other transport), for copying a machine. */
+  get inProcessDevice(): SwtpmDevice | null {
+    return this.device;
+  }
+
   /** A trace event from the backend's thread of control (the migration code speaks for tpm_emulator.c). */
   note(kind: string, data: { [k: string]: JsonValue }): void {
     this.log(kind, data);
