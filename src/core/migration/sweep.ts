@@ -4,7 +4,9 @@
 // boundary the machine is forked (fork.ts) and the copy is migrated, so a cut costs one migration and the
 // rest of one transaction, not a replay from the start.
 import type { JsonValue } from '../kernel';
-import { createMachine, type Machine } from '../vm/machine';
+import { InProcessTransport } from '../backend/transport';
+import { SwtpmDevice } from '../swtpm';
+import { createMachine, defaultTpmOptions, type Machine } from '../vm/machine';
 import { parseMachineConfig } from '../vm/machine-config';
 import type { HazardKind } from '../vm/hazards';
 import { forkMachine } from './fork';
@@ -102,6 +104,12 @@ export async function sweep(rawConfig: unknown, opts: SweepOptions = {}): Promis
     return m.consoleLines.map((l) => l.text);
   };
 
+  // A destination's TPM is a new swtpm started as the source's was (as libvirt starts one for the incoming
+  // side), so every destination starts with the same TPM: a swtpm just started from the config, its TPM
+  // manufactured from the seed and TPM2_Startup sent. Starting one is most of building a machine; start it
+  // once and give each destination a copy of it as it was then (the load then sends it CMD_STOP,
+  // SET_STATEBLOB ×3 and CMD_INIT as ever).
+  const freshTpm = new SwtpmDevice(defaultTpmOptions(parsed));
   const reference = await finish(await createMachine(config));
   const source = await createMachine(config);
   await source.run({ until: () => source.markCount('transaction.start') >= n + 1 });
@@ -116,7 +124,11 @@ export async function sweep(rawConfig: unknown, opts: SweepOptions = {}): Promis
     const copy = await forkMachine(source);
     let row: SweepRow;
     try {
-      const { destination, cut } = await migrate(copy, config, { inflight, cutIndex: index });
+      const { destination, cut } = await migrate(copy, config, {
+        inflight,
+        cutIndex: index,
+        transport: new InProcessTransport(freshTpm.clone()),
+      });
       const out = await finish(destination);
       const hazard = destination.hazards[0];
       const guest = out.filter((line, i) => line !== reference[i]);

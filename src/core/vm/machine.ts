@@ -11,7 +11,7 @@ import { InProcessTransport, type TpmTransport } from '../backend/transport';
 import { cloneJson, Scheduler, TraceLog, type JsonValue } from '../kernel';
 import { createGuestProgram, formatConsoleLine, type ConsoleLine } from '../guest';
 import type { GuestInput, GuestOp, GuestProgramFactory } from '../guest/program';
-import { SwtpmDevice } from '../swtpm';
+import { SwtpmDevice, type SwtpmDeviceOptions } from '../swtpm';
 import {
   REG_DATA_FIFO,
   REG_DATA_XFIFO,
@@ -384,6 +384,15 @@ export async function createMachine(rawConfig: unknown, options: MachineOptions 
   return machine;
 }
 
+/** The in-process TPM a machine gets when MachineOptions.transport is not given: swtpm with startup-clear. */
+export function defaultTpmOptions(config: MachineConfig): SwtpmDeviceOptions {
+  return {
+    seed: config.seed,
+    startupClear: true,
+    ...(config.tpmSpeed === undefined ? {} : { speed: config.tpmSpeed }),
+  };
+}
+
 /**
  * createMachine without the boot: every part wired and the TPM up, the vCPU not started. A migration's
  * destination is built this way and then loaded from the snapshot.
@@ -393,15 +402,7 @@ export async function assembleMachine(rawConfig: unknown, options: MachineOption
   const program = options.program ?? createGuestProgram(config.guest);
   const scheduler = new Scheduler();
   const trace = new TraceLog({ windowSize: options.traceWindow ?? 10_000 });
-  const transport =
-    options.transport ??
-    new InProcessTransport(
-      new SwtpmDevice({
-        seed: config.seed,
-        startupClear: true,
-        ...(config.tpmSpeed === undefined ? {} : { speed: config.tpmSpeed }),
-      }),
-    );
+  const transport = options.transport ?? new InProcessTransport(new SwtpmDevice(defaultTpmOptions(config)));
   const backend = new EmulatorBackend({ scheduler, trace, transport });
   await backend.init();
   return new Machine(config, { scheduler, trace, backend }, program);
