@@ -105,36 +105,41 @@ export function loadState(r: TpmReader, desc: VMStateDescription, versionId: num
   return state;
 }
 
+// A plain function rather than a closure made per field: every field of every save passes here (a sweep
+// saves at every cut).
+function badValue(desc: VMStateDescription, field: VMStateField, value: unknown, expected: string): never {
+  throw new TypeError(`${desc.name}.${field.name}: expected ${expected} to save, got ${typeof value}`);
+}
+
 function writeField(w: TpmWriter, desc: VMStateDescription, field: VMStateField, state: VMObject): void {
   const value = state[field.name];
-  const bad = (expected: string): never => {
-    throw new TypeError(`${desc.name}.${field.name}: expected ${expected} to save, got ${typeof value}`);
-  };
   const t = field.type;
   if (t === 'u8' || t === 'u16' || t === 'u32' || t === 'u64') {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX[t]) {
-      return bad(t);
+      return badValue(desc, field, value, t);
     }
     if (t === 'u8') w.u8(value);
     else if (t === 'u16') w.u16(value);
     else if (t === 'u32') w.u32(value);
     else w.u64(BigInt(value));
   } else if (t === 'bool') {
-    if (typeof value !== 'boolean') return bad('a boolean');
+    if (typeof value !== 'boolean') return badValue(desc, field, value, 'a boolean');
     w.u8(value ? 1 : 0);
   } else if (t === 'json') {
     const text = new TextEncoder().encode(stableStringify((value ?? null) as JsonValue));
     w.u32(text.length).bytes(text);
   } else if ('buffer' in t) {
-    if (!(value instanceof Uint8Array) || value.length !== t.buffer) return bad(`${t.buffer} bytes`);
+    if (!(value instanceof Uint8Array) || value.length !== t.buffer)
+      return badValue(desc, field, value, `${t.buffer} bytes`);
     w.bytes(value);
   } else if ('vbuffer' in t) {
     if (!(value instanceof Uint8Array) || value.length !== state[t.vbuffer]) {
-      return bad(`as many bytes as ${t.vbuffer}`);
+      return badValue(desc, field, value, `as many bytes as ${t.vbuffer}`);
     }
     w.bytes(value);
   } else {
-    if (!Array.isArray(value) || value.length !== t.count) return bad(`${t.count} records`);
+    if (!Array.isArray(value) || value.length !== t.count)
+      return badValue(desc, field, value, `${t.count} records`);
     for (const item of value as VMObject[]) {
       for (const f of t.structArray.fields) writeField(w, t.structArray, f, item);
     }
