@@ -46,11 +46,15 @@ export type TisRegisterView = TisMigratedState;
 
 type TisScope = ActorScope<TisSnapshot, TisMachineEvent>;
 
-/** An actor scope whose callbacks do nothing, as XState's transition() makes per call (ours is made once;
- * the machine has no entry, exit or effectful actions, so nothing calls them). */
-function inertScope(input: { bufferSize: number; tpmVersion: 1 | 2 }): TisScope {
-  const self = createActor(tisMachine, { input });
-  return {
+/** An actor scope whose callbacks do nothing, as XState's transition() makes per call (ours is made once
+ * for all devices: the machine has no entry, exit or effectful actions, so nothing calls them, and its
+ * never-started actor is only there because a scope must name one). */
+let sharedScope: TisScope | null = null;
+
+function inertScope(): TisScope {
+  if (sharedScope !== null) return sharedScope;
+  const self = createActor(tisMachine, { input: {} });
+  sharedScope = {
     self,
     id: '',
     sessionId: '',
@@ -61,6 +65,7 @@ function inertScope(input: { bufferSize: number; tpmVersion: 1 | 2 }): TisScope 
     stopChild: () => undefined,
     actionExecutor: () => undefined,
   };
+  return sharedScope;
 }
 
 export class TisDevice implements TpmFrontend {
@@ -80,7 +85,7 @@ export class TisDevice implements TpmFrontend {
     this.onIrq = options.onIrq;
     this.foldAccesses = options.foldAccesses ?? true;
     const input = { bufferSize: port.getBufferSize(), tpmVersion: port.getTpmVersion() };
-    this.scope = inertScope(input);
+    this.scope = inertScope();
     this.machine = tisMachine.getInitialSnapshot(this.scope, input);
     this.regs = this.machine.context.regs;
   }
