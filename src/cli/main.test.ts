@@ -2,18 +2,14 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { main, USAGE_LINE } from './main';
+import { runTislab } from './cli-test-kit';
+import { USAGE_LINE } from './main';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
+const run = runTislab;
 
 describe('tislab CLI', () => {
   it('--help lists the commands and exits 0', async () => {

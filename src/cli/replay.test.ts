@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from './main';
+import { runTislab } from './cli-test-kit';
 import type { ReplayLine } from './replay';
 
 const BASE = 0xfed40000;
@@ -28,9 +28,7 @@ function script(): unknown[] {
 }
 
 async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const { code, out, err } = await runTislab(argv);
   return { code, lines: out.map((l) => JSON.parse(l) as ReplayLine), err };
 }
 

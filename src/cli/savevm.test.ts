@@ -2,14 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from './main';
+import { runTislab } from './cli-test-kit';
 
-async function tislab(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
+const tislab = runTislab;
 
 const dir = () => mkdtempSync(join(tmpdir(), 'tislab-savevm-'));
 const SCENARIO_2011 = ['--scenario', 'duplicated-mmio-read-2011'];

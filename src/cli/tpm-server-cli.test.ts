@@ -4,18 +4,14 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CMD, ctrlRequest } from '../core/swtpm';
 import { hex } from '../core/tpm2/marshal';
+import { runTislab } from './cli-test-kit';
 import { main } from './main';
 import { randomPort, ctrlOnce, tpmOnce } from './tpm-test-utils';
 
 const STARTUP_CLEAR = Uint8Array.of(0x80, 1, 0, 0, 0, 12, 0, 0, 1, 0x44, 0, 0);
 const USAGE = 'usage: tislab tpm-server --port P [--seed S] [--state-dir D | --nvram FILE] [--speed X]';
 
-async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
+const run = runTislab;
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -10,7 +10,7 @@ import { STATE_DRIVE_SIZE, type BlobStateStore } from '../core/swtpm/blob-state-
 import { STARTUP_CLEAR, nvDefine, nvRead, nvWrite } from '../core/swtpm/nv-test-commands';
 import { parseResponse } from '../core/tpm2/build';
 import type { FileDrive } from './file-drive';
-import { main } from './main';
+import { runTislab } from './cli-test-kit';
 import { NvramFileError, type TpmServer } from './tpm-server';
 import { startOnFreePort, startOnSystemPorts, tpmOnce } from './tpm-test-utils';
 
@@ -52,12 +52,7 @@ async function nvData(port: number): Promise<string | undefined> {
   return new TextDecoder().decode(r.body.tpm2b(1024));
 }
 
-async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out, err };
-}
+const run = runTislab;
 
 function tool(port: number, name: string, ...args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {

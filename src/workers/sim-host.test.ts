@@ -27,7 +27,14 @@ function makeHost() {
     }
     return out;
   };
-  return { host, messages, last, trace };
+  /** Presses Snapshot and returns the file the page got. */
+  const snapshotBytes = async (): Promise<Uint8Array> => {
+    await host.receive({ type: 'snapshot' });
+    const snap = [...messages].reverse().find((m) => m.type === 'snapshot');
+    if (snap?.type !== 'snapshot') throw new Error('no snapshot message');
+    return snap.bytes;
+  };
+  return { host, messages, last, trace, snapshotBytes };
 }
 
 describe('SimHost', () => {
@@ -142,18 +149,16 @@ describe('SimHost', () => {
   });
 
   it('Load snapshot: a file saved mid-read comes back paused where it was, a new guest for the page', async () => {
-    const { host, last, messages } = makeHost();
+    const { host, last, snapshotBytes } = makeHost();
     await host.start();
     await host.receive({ type: 'loadScenario', id: 'duplicated-mmio-read-2011' });
-    await host.receive({ type: 'snapshot' });
+    const bytes = await snapshotBytes();
     const saved = last();
-    const snap = messages.find((m) => m.type === 'snapshot');
-    if (snap?.type !== 'snapshot') throw new Error('no snapshot message');
     // The source goes on to the end of its program; then the file is loaded.
     await host.receive({ type: 'run' });
     await host.settled();
     expect(last().machine?.vcpu.runState).toBe('halted');
-    await host.receive({ type: 'loadSnapshot', bytes: snap.bytes, name: 'mid-read.tislabvm' });
+    await host.receive({ type: 'loadSnapshot', bytes, name: 'mid-read.tislabvm' });
     const v = last();
     expect(v.error).toBeNull();
     expect(v.role).toBe('destination');
@@ -168,13 +173,10 @@ describe('SimHost', () => {
   });
 
   it('Load snapshot: a damaged or foreign file is refused and a running machine runs on', async () => {
-    const { host, last, messages } = makeHost();
+    const { host, last, snapshotBytes } = makeHost();
     await host.start();
     await host.receive({ type: 'stepDriverOp' });
-    await host.receive({ type: 'snapshot' });
-    const snap = messages.find((m) => m.type === 'snapshot');
-    if (snap?.type !== 'snapshot') throw new Error('no snapshot message');
-    const damaged = snap.bytes.slice();
+    const damaged = (await snapshotBytes()).slice();
     damaged[40]! ^= 1;
     void host.receive({ type: 'run' });
     await new Promise((r) => setTimeout(r, 50));
@@ -201,15 +203,13 @@ describe('SimHost', () => {
   });
 
   it('Load snapshot: a file saved from another setup is refused in QEMU words', async () => {
-    const { host, last, messages } = makeHost();
+    const { host, last, snapshotBytes } = makeHost();
     await host.start();
     await host.receive({ type: 'loadScenario', id: 'duplicated-mmio-read-2011' });
-    await host.receive({ type: 'snapshot' });
-    const snap = messages.find((m) => m.type === 'snapshot');
-    if (snap?.type !== 'snapshot') throw new Error('no snapshot message');
+    const bytes = await snapshotBytes();
     await host.receive({ type: 'reset' }); // the default machine: another driver
     const before = last().machine;
-    await host.receive({ type: 'loadSnapshot', bytes: snap.bytes, name: '2011.tislabvm' });
+    await host.receive({ type: 'loadSnapshot', bytes, name: '2011.tislabvm' });
     expect(last().error).toMatch(
       /^2011\.tislabvm was not loaded: .*expected workload 'keygen' over driver 'linux'/,
     );
