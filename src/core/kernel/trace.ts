@@ -264,14 +264,18 @@ function keyPart(key: string, first: boolean): string {
 
 /** Whether flatCopy's last record is left open (its `}` comes with the kind piece). */
 let flatOpen = false;
-/** Scratch for flatCopy's keys, reused: one trace event is appended at a time. */
-const flatKeys: string[] = [];
+/** Scratch arrays for the keys of records being written, one per nesting depth, reused: one trace event
+ * is appended at a time. */
+const keyScratch: string[][] = [];
+/** Records and arrays nest at most this deep on the fast path (deeper data, and cycles, take the checked
+ * path, which names a cycle). */
+const MAX_FAST_DEPTH = 8;
 
 /**
- * Most trace data is one flat record of numbers and strings. For those, a shallow copy with its keys in
- * canonical order, its canonical text pushed to `out` in pieces (as `{"data":` and the record, without
- * its closing brace when flatOpen is set); undefined for anything else (nested
- * values, arrays, odd keys or values), which takes the general cloneJson/stableStringify path and gets
+ * Most trace data is a record of numbers and strings, some with a nested record or array (a guest mark's
+ * data). For those, a copy with its keys in canonical order, its canonical text pushed to `out` in pieces
+ * (as `{"data":` and the record, without its closing brace when flatOpen is set); undefined for anything
+ * else (odd keys or values, too deep), which takes the general cloneJson/stableStringify path and gets
  * its checks and error messages (the caller takes back what was pushed). The line of an event is written
  * out directly (keys sorted: data, kind, seq, source, t), as stableStringify would, because one is made
  * for every event.
@@ -282,12 +286,24 @@ function flatCopy(data: JsonValue, out: TextBatch): JsonValue | undefined {
     out.push('{"data":null');
     return null;
   }
-  if (typeof data !== 'object' || Array.isArray(data) || Object.getPrototypeOf(data) !== Object.prototype) {
-    return undefined;
-  }
+  if (typeof data !== 'object' || !isPlainRecord(data)) return undefined;
+  return recordCopy(data as Record<string, JsonValue>, out, 0);
+}
+
+function isPlainRecord(value: object): boolean {
+  return !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** A record's copy; its text goes to `out` as `{"data":{"k":v,...` at depth 0 (left open: see flatOpen),
+ * else as `{"k":v,...}`. */
+function recordCopy(
+  data: Record<string, JsonValue>,
+  out: TextBatch,
+  depth: number,
+): Record<string, JsonValue> | undefined {
   // The own enumerable keys (for-in also walks the prototype, which is Object.prototype: nothing
   // enumerable), in the default sort's order: insertion sort, since there are few.
-  const keys = flatKeys;
+  const keys = (keyScratch[depth] ??= []);
   let n = 0;
   for (const key in data) {
     let i = n++;
@@ -300,21 +316,43 @@ function flatCopy(data: JsonValue, out: TextBatch): JsonValue | undefined {
   const copy: Record<string, JsonValue> = {};
   for (let i = 0; i < n; i++) {
     const key = keys[i] as string;
-    const value = data[key];
-    let valueText: string;
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) return undefined;
-      valueText = String(value);
-    } else if (typeof value === 'string') valueText = JSON.stringify(value);
-    else if (typeof value === 'boolean') valueText = value ? 'true' : 'false';
-    else if (value === null) valueText = 'null';
-    else return undefined;
     if (key === '__proto__') return undefined;
+    out.push(depth === 0 ? keyPart(key, i === 0) : i === 0 ? `{${quoted(key)}:` : `,${quoted(key)}:`);
+    const value = valueCopy(data[key] as JsonValue, out, depth);
+    if (value === undefined) return undefined;
     copy[key] = value;
-    out.push(keyPart(key, i === 0));
-    out.push(valueText);
   }
-  if (n === 0) out.push('{"data":{}');
-  flatOpen = n > 0;
+  if (n === 0) out.push(depth === 0 ? '{"data":{}' : '{}');
+  else if (depth > 0) out.push('}');
+  else flatOpen = true;
+  return copy;
+}
+
+/** A value's copy, its text pushed to `out`; undefined when the checked path must take it. */
+function valueCopy(value: JsonValue, out: TextBatch, depth: number): JsonValue | undefined {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return undefined;
+    out.push(String(value));
+  } else if (typeof value === 'string') out.push(JSON.stringify(value));
+  else if (typeof value === 'boolean') out.push(value ? 'true' : 'false');
+  else if (value === null) out.push('null');
+  else if (typeof value !== 'object' || depth + 1 > MAX_FAST_DEPTH) return undefined;
+  else if (Array.isArray(value)) return arrayCopy(value, out, depth + 1);
+  else if (isPlainRecord(value)) return recordCopy(value as Record<string, JsonValue>, out, depth + 1);
+  else return undefined;
+  return value;
+}
+
+function arrayCopy(items: readonly JsonValue[], out: TextBatch, depth: number): JsonValue[] | undefined {
+  const copy: JsonValue[] = [];
+  out.push('[');
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out.push(',');
+    if (!(i in items)) return undefined; // a hole: the checked path decides
+    const item = valueCopy(items[i] as JsonValue, out, depth);
+    if (item === undefined) return undefined;
+    copy.push(item);
+  }
+  out.push(']');
   return copy;
 }
