@@ -210,7 +210,8 @@ export async function runLoadvm(args: string[], io: CliIo): Promise<number> {
     for (const line of e.message.split('\n')) io.err(`tislab loadvm: ${snapshotFile}: ${line}`);
     return EXIT_FAILURE;
   }
-  io.out(`loadvm: ${snapshotFile} loaded at t = ${seconds(machine.scheduler.nowNs)}; resuming`);
+  const cut = machine.loadedCut?.description ?? 'not recorded';
+  io.out(`loadvm: ${snapshotFile} loaded at t = ${seconds(machine.scheduler.nowNs)}; cut: ${cut}; resuming`);
   const printHazards = () => {
     for (const h of machine.hazards) {
       io.out(`hazard: ${h.title} at t = ${seconds(h.atNs)}: ${h.detail} (cut: ${h.cut.description})`);

@@ -166,6 +166,7 @@ describe('SimHost', () => {
     expect(v.machine?.timeNs).toBe(saved.machine?.timeNs);
     expect(v.machine?.vcpu.rip).toBe(saved.machine?.vcpu.rip);
     expect(v.markers.map((m) => m.label)).toEqual(['loaded mid-read.tislabvm']);
+    expect(v.cut?.description).toMatch(/^between the exit and the re-entry of a 1-byte read of DATA_FIFO/);
     // Saved without the fix, between a FIFO read's exit and re-entry: resuming executes the read again.
     await host.receive({ type: 'resume' });
     await host.settled();

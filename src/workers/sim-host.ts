@@ -365,7 +365,7 @@ export class SimHost {
     this.slot = slot;
     this.role = 'destination';
     this.migrations = 0;
-    this.cut = null;
+    this.cut = destination.loadedCut;
     this.snapshotInfo = null;
     this.markers = [{ t: destination.scheduler.nowNs, label: `loaded ${name}` }];
     this.lastStop = 'paused';

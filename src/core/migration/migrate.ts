@@ -126,7 +126,7 @@ export class IncomingMachine {
         'load of migration failed: Input/output error',
       ]);
     }
-    machine.enterLoadedState();
+    machine.enterLoadedState(ctx.cut);
     afterLoad(machine, ctx);
     return machine;
   }

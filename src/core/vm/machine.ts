@@ -190,8 +190,12 @@ export class Machine implements RunProbe {
   /** rw_offset as the load left it, for the re-executed read's check. */
   private rwOffsetAtLoad = 0;
 
+  /** Where the source was cut, for a machine loaded from a snapshot that records it; else null. */
+  loadedCut: CutPoint | null = null;
+
   /** After a snapshot was loaded: the VM is stopped (runstate inmigrate → paused) until resume or run. */
-  enterLoadedState(): void {
+  enterLoadedState(cut: CutPoint | null = null): void {
+    this.loadedCut = cut;
     this.vmRunning = false;
     this.rwOffsetAtLoad = this.tis.snapshot().rwOffset;
     this.trace.append(this.scheduler.nowNs, 'qemu', 'vm_state_notify', { running: 0, reason: 'inmigrate' });
