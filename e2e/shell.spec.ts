@@ -1,4 +1,5 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { collectProblems, openSimulator } from './sim-helpers';
 
 const PANEL_LABELS = [
   'vCPU',
@@ -11,15 +12,6 @@ const PANEL_LABELS = [
   'Guest console',
   'Backend and TPM',
 ];
-
-function collectProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`${msg.type()}: ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  return problems;
-}
 
 test('the page loads as "TIS Lab" with no console errors', async ({ page }) => {
   const problems = collectProblems(page);
@@ -42,6 +34,23 @@ test('the control bar and every panel are labelled regions', async ({ page }) =>
   await expect(page.getByRole('region', { name: 'Controls' }).getByLabel('Virtual time')).toHaveText(
     't = [    0.000000]',
   );
+});
+
+test('the control bar stays in view where there is room, and scrolls away on a 720-line projector', async ({
+  page,
+}) => {
+  const controls = page.getByRole('region', { name: 'Controls' });
+  const toBottom = async () => {
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    await expect.poll(() => page.evaluate(() => window.scrollY)).toBeGreaterThan(600);
+  };
+  await page.setViewportSize({ width: 1600, height: 1000 });
+  await openSimulator(page);
+  await toBottom();
+  await expect(controls).toBeInViewport();
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await toBottom();
+  await expect(controls).not.toBeInViewport();
 });
 
 test.describe('theme', () => {

@@ -67,9 +67,11 @@ export function ControlBar({ onHelp }: { onHelp: () => void }) {
   const halted = machine?.vcpu.runState === 'halted';
   const settings = view?.settings;
   return (
+    // Sticky on screens tall enough to spare it; on a 720-line projector (with Large type it wraps to four
+    // rows) it scrolls away with the page, and the keys still drive the machine.
     <section
       aria-label="Controls"
-      className="sticky top-0 z-10 space-y-3 rounded-lg border border-slate-200 bg-white px-4 py-3 text-sm shadow-sm dark:border-slate-700 dark:bg-slate-900"
+      className="top-0 z-10 space-y-3 [@media(min-height:800px)]:sticky rounded-lg border border-slate-200 bg-white px-4 py-3 text-sm shadow-sm dark:border-slate-700 dark:bg-slate-900"
     >
       <div className="flex flex-wrap items-center gap-2">
         <Button intent={{ type: 'run' }} disabled={!ready || running || halted} primary title="Run (Space)">

@@ -17,7 +17,7 @@ export function Panel({ title, role, className = '', children }: PanelProps) {
     <section
       aria-labelledby={headingId}
       className={
-        'flex min-h-40 scroll-mt-32 flex-col rounded-lg [contain:content] [content-visibility:auto] [contain-intrinsic-size:auto_500px] border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-700 dark:bg-slate-900 ' +
+        'flex min-h-40 flex-col [@media(min-height:800px)]:scroll-mt-32 rounded-lg [contain:content] [content-visibility:auto] [contain-intrinsic-size:auto_500px] border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-700 dark:bg-slate-900 ' +
         className
       }
     >
