@@ -98,9 +98,16 @@ test('the TPM engine answers from its Web Worker', async ({ page }) => {
   const tpm = page.getByRole('region', { name: 'Backend and TPM' });
   await expect(tpm.getByText('TPM 2.0 in a Web Worker: ready')).toBeVisible({ timeout: 15_000 });
   await expect(tpm.getByLabel('GetRandom answer')).toHaveText(/^[0-9a-f]{16}$/);
-  // Same seed, same bytes: the answer is identical after a reload.
+  await expect(tpm.getByLabel('TPM NVRAM')).toHaveText(
+    'IndexedDB drive “tislab-tpm-nvram”: the TPM survives a reload',
+  );
+  const resets = Number(await tpm.getByLabel('TPM resets').textContent());
+  expect(resets).toBeGreaterThan(0);
+  // Same seed, same bytes: the answer is identical after a reload; the TPM's state came back from the
+  // NVRAM, so this start is one more TPM Reset.
   const first = await tpm.getByLabel('GetRandom answer').textContent();
   await page.reload();
   await expect(tpm.getByLabel('GetRandom answer')).toHaveText(first ?? '');
+  await expect(tpm.getByLabel('TPM resets')).toHaveText(String(resets + 1));
   expect(problems).toEqual([]);
 });

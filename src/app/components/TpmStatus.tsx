@@ -1,3 +1,4 @@
+import type { TpmNvramStatus } from '../../core/backend/tpm-messages';
 import { useTpmProbe } from '../tpm/useTpmProbe';
 
 const SEED = 'tislab';
@@ -15,7 +16,7 @@ export function TpmStatus() {
       </p>
     );
   }
-  const { probe } = state;
+  const { probe, nvram } = state;
   return (
     <dl aria-label="TPM engine" className="grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
       <dt className="text-slate-500 dark:text-slate-400">Engine</dt>
@@ -28,10 +29,29 @@ export function TpmStatus() {
       </dd>
       <dt className="text-slate-500 dark:text-slate-400">Seed</dt>
       <dd className="font-mono">{SEED}</dd>
+      <dt className="text-slate-500 dark:text-slate-400">NVRAM</dt>
+      <dd aria-label="TPM NVRAM">{nvramWords(nvram)}</dd>
+      <dt className="text-slate-500 dark:text-slate-400">TPM resets</dt>
+      <dd
+        aria-label="TPM resets"
+        title="TPM2_ReadClock's resetCount: one more per page load, kept across reloads when the NVRAM is in IndexedDB"
+      >
+        {probe.resetCount}
+      </dd>
       <dt className="text-slate-500 dark:text-slate-400">GetRandom(8)</dt>
       <dd className="font-mono break-all" aria-label="GetRandom answer">
         {probe.randomHex}
       </dd>
     </dl>
   );
+}
+
+/** Where the TPM's permanent state lives, in words. */
+function nvramWords(nvram: TpmNvramStatus | undefined): string {
+  if (nvram === undefined) return 'not reported';
+  if (nvram.kind === 'memory') {
+    return nvram.fallback ? `in memory only (${nvram.fallback})` : 'in memory only';
+  }
+  const torn = nvram.tornWrites?.length ? `; recovered from ${nvram.tornWrites.length} torn write(s)` : '';
+  return `IndexedDB drive “${nvram.name}”: the TPM survives a reload${torn}`;
 }

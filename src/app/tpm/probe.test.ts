@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InProcessTransport } from '../../core/backend/transport';
+import { MemoryStateStore, SwtpmDevice } from '../../core/swtpm';
 import { probeTpm } from './probe';
 
 describe('probeTpm', () => {
@@ -11,6 +12,19 @@ describe('probeTpm', () => {
     expect(a.randomHex).toMatch(/^[0-9a-f]{16}$/);
     expect(a).toEqual(b);
     expect(a.durationNs).toBeGreaterThan(0);
+  });
+
+  it("reads the TPM's resetCount, which grows by one each time a TPM on the same state files starts", async () => {
+    const store = new MemoryStateStore();
+    const first = await probeTpm(
+      new InProcessTransport(new SwtpmDevice({ seed: 'p', store, startupClear: true })),
+    );
+    const again = await probeTpm(
+      new InProcessTransport(new SwtpmDevice({ seed: 'p', store, startupClear: true })),
+    );
+    const fresh = await probeTpm(new InProcessTransport({ seed: 'p', startupClear: true }));
+    expect(again.resetCount).toBe(first.resetCount + 1);
+    expect(fresh.resetCount).toBe(first.resetCount);
   });
 
   it('says which command failed when the TPM was never started', async () => {

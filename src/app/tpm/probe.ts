@@ -10,6 +10,9 @@ export interface TpmProbe {
   manufacturer: string;
   vendor: string;
   randomHex: string;
+  /** TPM2_ReadClock's resetCount: one more per TPM Reset (each page load's TPM2_Startup(CLEAR)), so it
+   * grows across reloads when the NVRAM keeps the TPM's permanent state. */
+  resetCount: number;
   /** Virtual time the TPM spent answering the probe, in ns. */
   durationNs: number;
 }
@@ -41,10 +44,16 @@ export async function probeTpm(t: TpmTransport): Promise<TpmProbe> {
   const random = await t.command(buildCommand({ code: CC.GetRandom, params: (w) => w.u16(8) }));
   const r = parseResponse(random.response);
   if (r.rc !== 0) throw new Error(`GetRandom answered ${describeRc(r.rc)}`);
+  const clock = await t.command(buildCommand({ code: CC.ReadClock }));
+  const c = parseResponse(clock.response);
+  if (c.rc !== 0) throw new Error(`ReadClock answered ${describeRc(c.rc)}`);
+  c.body.u64(); // time
+  c.body.u64(); // clockInfo.clock
   return {
     manufacturer: ascii(prop(5)),
     vendor: (ascii(prop(6)) + ascii(prop(7))).trim(),
     randomHex: hex(r.body.tpm2b(64)),
-    durationNs: props.durationNs + random.durationNs,
+    resetCount: c.body.u32(),
+    durationNs: props.durationNs + random.durationNs + clock.durationNs,
   };
 }

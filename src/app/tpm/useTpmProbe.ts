@@ -1,9 +1,13 @@
 import { useEffect, useState } from 'react';
 import { MessageTransport } from '../../core/backend/message-transport';
+import type { TpmNvramStatus } from '../../core/backend/tpm-messages';
 import { probeTpm, type TpmProbe } from './probe';
 
 export type TpmProbeState =
-  { status: 'starting' } | { status: 'ready'; probe: TpmProbe } | { status: 'failed'; message: string };
+  | { status: 'starting' }
+  /** nvram: where the Worker keeps the TPM's state (undefined from a host that does not say). */
+  | { status: 'ready'; probe: TpmProbe; nvram: TpmNvramStatus | undefined }
+  | { status: 'failed'; message: string };
 
 /** Starts the TPM Web Worker, probes it once, and stops it when the panel goes away. */
 export function useTpmProbe(seed: string): TpmProbeState {
@@ -29,7 +33,7 @@ export function useTpmProbe(seed: string): TpmProbeState {
         return probeTpm(t);
       })
       .then((probe) => {
-        if (!cancelled) setState({ status: 'ready', probe });
+        if (!cancelled) setState({ status: 'ready', probe, nvram: transport?.nvramStatus });
       })
       .catch((e: unknown) => {
         if (!cancelled) setState({ status: 'failed', message: e instanceof Error ? e.message : String(e) });
