@@ -1,5 +1,6 @@
 import { memo } from 'react';
 import { useSim } from '../store';
+import { useThrottledAtFullSpeed } from '../sim/useThrottled';
 import { EmptyState } from './Panel';
 
 const ROW = 16;
@@ -82,7 +83,7 @@ const FifoRow = memo(
 
 /** The shared buffer in hex: the command or response region marked, the rw_offset cursor on its byte. */
 export function FifoView() {
-  const tis = useSim((s) => s.view?.tis ?? null);
+  const tis = useThrottledAtFullSpeed(useSim((s) => s.view?.tis ?? null));
   if (!tis) return <EmptyState>The buffer is empty.</EmptyState>;
   const { buffer, rwOffset, region } = tis;
   const regionLength = region.kind === 'none' ? 0 : region.length;

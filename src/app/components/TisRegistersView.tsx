@@ -1,13 +1,17 @@
-import { memo } from 'react';
+import { memo, useMemo } from 'react';
 import type { TisDetail } from '../../core/vm/machine-details';
 import { decodeRegister, hex, TIS_REGISTER_SPECS } from '../tis-bits';
 import { useSim } from '../store';
+import { useThrottledAtFullSpeed } from '../sim/useThrottled';
 import { EmptyState } from './Panel';
 
 /** Five localities, each register with its bits named; bits changed by the last step are marked. */
 export function TisRegistersView() {
-  const tis = useSim((s) => s.view?.tis ?? null);
-  const previous = useSim((s) => s.previousTis);
+  const latest = useSim((s) => s.view?.tis ?? null);
+  const before = useSim((s) => s.previousTis);
+  // Throttled as a pair, so the marks still compare the registers shown with the view before them.
+  const pair = useMemo(() => ({ tis: latest, previous: before }), [latest, before]);
+  const { tis, previous } = useThrottledAtFullSpeed(pair);
   if (!tis) return <EmptyState>No TIS device yet.</EmptyState>;
   return (
     <div className="space-y-2">

@@ -28,5 +28,17 @@ export function useThrottledWhileRunning<T>(value: T, ms: number): T {
     }, wait);
     return () => clearTimeout(timer);
   }, [value, running, ms]);
-  return running ? shown : value;
+  // ms 0: no throttle, the value as it comes (the state above only keeps up, for when one starts).
+  return running && ms > 0 ? shown : value;
+}
+
+/** How often the register-level panels (TIS registers, FIFO) redraw during a full-speed run: each view
+ * then covers thousands of accesses, too fast to read, and redrawing hundreds of bit cells every frame
+ * costs the page frames. At a set speed they follow every view. */
+export const FULL_SPEED_REDRAW_MS = 100;
+
+/** useThrottledWhileRunning, only while the run goes at full speed. */
+export function useThrottledAtFullSpeed<T>(value: T): T {
+  const fullSpeed = useSim((s) => (s.view?.settings.speed ?? 0) === 0);
+  return useThrottledWhileRunning(value, fullSpeed ? FULL_SPEED_REDRAW_MS : 0);
 }
