@@ -248,15 +248,20 @@ function kindPart(kind: string, closeData: boolean): string {
   return part;
 }
 
-/** `{"data":{"key":` and `,"key":`, the pieces before a value of a flat record, per key. */
-const firstKeyParts = new Map<string, string>();
-const nextKeyParts = new Map<string, string>();
+/** The pieces before a value in a record, per key: `{"data":{"key":` (the event's data record's first
+ * key), `{"key":` (a nested record's first key) and `,"key":` (any later key). */
+type KeyPosition = '{"data":{' | '{' | ',';
+const keyPartCaches: Record<KeyPosition, Map<string, string>> = {
+  '{"data":{': new Map(),
+  '{': new Map(),
+  ',': new Map(),
+};
 
-function keyPart(key: string, first: boolean): string {
-  const cache = first ? firstKeyParts : nextKeyParts;
+function keyPart(key: string, position: KeyPosition): string {
+  const cache = keyPartCaches[position];
   let part = cache.get(key);
   if (part === undefined) {
-    part = `${first ? '{"data":{' : ','}${JSON.stringify(key)}:`;
+    part = `${position}${JSON.stringify(key)}:`;
     if (cache.size < QUOTED_CACHE_MAX) cache.set(key, part);
   }
   return part;
@@ -317,7 +322,7 @@ function recordCopy(
   for (let i = 0; i < n; i++) {
     const key = keys[i] as string;
     if (key === '__proto__') return undefined;
-    out.push(depth === 0 ? keyPart(key, i === 0) : i === 0 ? `{${quoted(key)}:` : `,${quoted(key)}:`);
+    out.push(keyPart(key, i > 0 ? ',' : depth === 0 ? '{"data":{' : '{'));
     const value = valueCopy(data[key] as JsonValue, out, depth);
     if (value === undefined) return undefined;
     copy[key] = value;
